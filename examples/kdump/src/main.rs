@@ -1,13 +1,38 @@
-//! `kdump`: thin binary over the kdump-rs crates.
+//! `kdump`: read kdump.conf, load the capture kernel, and in the capture kernel save the dump.
+//!
+//! Subcommands are dispatched here; each lives in its own module and only parses its
+//! arguments and calls the crates.
 
 use std::process::ExitCode;
 
+mod conf_cmds;
+
+const USAGE: &str = "usage: kdump <check|show|load|unload|status|save|propagate|estimate|reset-crashkernel|install-service> [options]
+  check [--config FILE]            validate kdump.conf (exit 0 valid, 1 invalid)
+  show  [--config FILE] [--json]   print the dump plan";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("kdump: see the kdump-rs README");
-        return ExitCode::SUCCESS;
+    let Some(cmd) = args.first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let rest = &args[1..];
+    match cmd.as_str() {
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        "check" => conf_cmds::check(rest),
+        "show" => conf_cmds::show(rest),
+        "load" | "unload" | "status" | "save" | "propagate" | "estimate" | "reset-crashkernel"
+        | "install-service" => {
+            eprintln!("kdump {cmd}: not implemented yet in this version (tracked in the project's issues)");
+            ExitCode::from(2)
+        }
+        other => {
+            eprintln!("kdump: unknown command `{other}`\n{USAGE}");
+            ExitCode::from(2)
+        }
     }
-    eprintln!("kdump: not implemented yet: {}", args.join(" "));
-    ExitCode::from(2)
 }
