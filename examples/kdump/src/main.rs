@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 mod conf_cmds;
+mod reserve_cmds;
 
 const USAGE: &str = "usage: kdump <check|show|load|unload|status|save|propagate|estimate|reset-crashkernel|install-service> [options]
   check [--config FILE]            validate kdump.conf (exit 0 valid, 1 invalid)
@@ -25,8 +26,11 @@ fn main() -> ExitCode {
         }
         "check" => conf_cmds::check(rest),
         "show" => conf_cmds::show(rest),
-        "load" | "unload" | "status" | "save" | "propagate" | "estimate" | "reset-crashkernel"
-        | "install-service" => {
+        "estimate" => reserve_cmds::estimate(rest),
+        "reset-crashkernel" => reserve_cmds::reset_crashkernel(rest),
+        "install-service" => reserve_cmds::install_service(rest),
+        "status" => reserve_cmds::status(rest),
+        "load" | "unload" | "save" | "propagate" => {
             eprintln!("kdump {cmd}: not implemented yet in this version (tracked in the project's issues)");
             ExitCode::from(2)
         }
