@@ -5,5 +5,12 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod codec;
+pub mod flattened;
+pub mod format;
+pub mod lzo;
+pub mod read;
+pub mod source;
+
 /// The signature makedumpfile writes at offset 0 of a kdump-compressed file.
 pub const SIGNATURE: [u8; 8] = *b"KDUMP   ";
