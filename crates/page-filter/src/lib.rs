@@ -47,6 +47,7 @@ mod page;
 mod rules;
 mod source;
 pub mod synthetic;
+mod vmcore_source;
 mod zero;
 
 pub use error::Error;
@@ -59,6 +60,7 @@ pub use rules::{
     TypeMatch, Version, RULE_TABLE,
 };
 pub use source::{MemorySource, PhysRange, SourceError};
+pub use vmcore_source::{vmcore_inputs, VmcoreSource};
 pub use zero::is_zero_page;
 
 /// Dump level with every exclusion bit set (zero, cache, private cache, user, free).
