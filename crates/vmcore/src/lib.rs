@@ -28,6 +28,7 @@
 
 mod elf;
 mod error;
+pub mod info;
 mod io;
 mod mmap;
 mod notes;

@@ -1,0 +1,161 @@
+//! Human-readable reports in makedumpfile's words: the dump header, the LOAD table and
+//! VMCOREINFO (`--message-level 31`), and `--vtop`.
+
+use crate::elf::{Class, EM_X86_64};
+use crate::error::{Error, Result};
+use crate::phys::PhysMemory;
+use crate::vmcore::{Dump, Vmcore};
+use std::io::Write;
+
+fn werr(source: std::io::Error) -> Error {
+    Error::Write {
+        what: "report".into(),
+        source,
+    }
+}
+
+/// Write the dump header, the PT_LOAD table and VMCOREINFO, with the lines makedumpfile
+/// prints for them at `--message-level 31` (`LOAD[ 0] ...`, `VMCOREINFO   :`,
+/// `page_size    :`, `phys_base    :`, `max_mapnr    :`, `page_offset  :`).
+pub fn write_info(vm: &Vmcore, w: &mut impl Write) -> Result<()> {
+    write_info_inner(vm, w).map_err(werr)
+}
+
+fn write_info_inner(vm: &Vmcore, w: &mut impl Write) -> std::io::Result<()> {
+    match vm.dump() {
+        Dump::Elf(e) => {
+            let h = e.header();
+            let class = match h.class {
+                Class::Elf32 => "ELF32",
+                Class::Elf64 => "ELF64",
+            };
+            let machine = if h.machine == EM_X86_64 {
+                "x86_64".to_string()
+            } else {
+                format!("e_machine {}", h.machine)
+            };
+            writeln!(
+                w,
+                "dump format  : {class} core ({machine}), {} program headers at offset {}, {} notes",
+                h.phnum,
+                h.phoff,
+                vm.notes().len()
+            )?;
+            for (i, l) in e.loads().iter().enumerate() {
+                if i == 0 {
+                    writeln!(
+                        w,
+                        "{:8} {:>16} {:>16} {:>16} {:>16}",
+                        "", "phys_start", "phys_end", "virt_start", "virt_end"
+                    )?;
+                }
+                writeln!(
+                    w,
+                    "LOAD[{i:2}] {:16x} {:16x} {:16x} {:16x}",
+                    l.paddr,
+                    l.paddr.wrapping_add(l.memsz),
+                    l.vaddr,
+                    l.vaddr.wrapping_add(l.memsz)
+                )?;
+                if l.filesz < l.memsz {
+                    writeln!(
+                        w,
+                        "         not dumped: {:x}-{:x} (p_filesz {:#x} < p_memsz {:#x})",
+                        l.paddr + l.filesz,
+                        l.paddr + l.memsz,
+                        l.filesz,
+                        l.memsz
+                    )?;
+                }
+            }
+        }
+        Dump::Other(_) => writeln!(w, "dump format  : page source")?,
+    }
+    let cpus = vm.prstatus();
+    if !cpus.is_empty() {
+        writeln!(w, "NT_PRSTATUS  : {} CPUs", cpus.len())?;
+        for p in &cpus {
+            writeln!(
+                w,
+                "  cpu {:3} pid {:7} rip {:016x} rsp {:016x}",
+                p.index,
+                p.pid,
+                p.regs.rip(),
+                p.regs.rsp()
+            )?;
+        }
+    }
+    writeln!(w, "Linux kdump")?;
+    if let Some(info) = vm.vmcoreinfo() {
+        writeln!(w, "VMCOREINFO   :")?;
+        for (k, v) in info.entries() {
+            writeln!(w, "  {k}={v}")?;
+            if k == "PAGESIZE" {
+                if let Some(ps) = info.page_size {
+                    writeln!(w, "page_size    : {ps}")?;
+                }
+            }
+        }
+    } else {
+        writeln!(w, "VMCOREINFO   : (none)")?;
+    }
+    if let Ok(x) = vm.x86_64() {
+        writeln!(w)?;
+        writeln!(
+            w,
+            "phys_base    : {:x} ({})",
+            x.phys_base,
+            x.phys_base_origin.as_str()
+        )?;
+    }
+    writeln!(w)?;
+    writeln!(w, "max_mapnr    : {:x}", vm.max_pfn())?;
+    if let Ok(x) = vm.x86_64() {
+        let (po, origin) = match x.page_offset {
+            Some(po) => (po, x.page_offset_origin.as_str()),
+            None => (x.default_page_offset(), "constant"),
+        };
+        writeln!(w, "page_offset  : {po:x} ({origin})")?;
+        writeln!(w, "paging       : {}-level", x.levels)?;
+    }
+    Ok(())
+}
+
+/// Translate `vaddr` and print it as `makedumpfile --vtop` does: the entries read at each
+/// level (`  PGD : <entry address> => <entry>`), then `VIRTUAL  PHYSICAL` and the result.
+/// A failed walk prints the levels read so far and returns the error.
+pub fn write_vtop(vm: &Vmcore, vaddr: u64, w: &mut impl Write) -> Result<u64> {
+    let mut out = Vec::new();
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Translating virtual address {vaddr:x} to physical address."
+    );
+    let x = vm.x86_64()?;
+    let result = x.walk(vm.dump(), vaddr);
+    match &result {
+        Ok(t) => {
+            for s in t.steps() {
+                let _ = writeln!(
+                    out,
+                    "  {} : {:16x} => {:16x}",
+                    s.level, s.entry_addr, s.entry
+                );
+            }
+            let _ = writeln!(out, "VIRTUAL           PHYSICAL");
+            let _ = writeln!(out, "{:16x}  {:x}", vaddr, t.paddr);
+            let _ = writeln!(out);
+        }
+        Err(Error::NotPresent {
+            level,
+            entry_addr,
+            entry,
+            ..
+        }) => {
+            let _ = writeln!(out, "  {level} : {entry_addr:16x} => {entry:16x}");
+        }
+        Err(_) => {}
+    }
+    w.write_all(&out).map_err(werr)?;
+    result.map(|t| t.paddr)
+}
