@@ -581,17 +581,9 @@ pub struct Applied {
 /// Write each changed file under `root` atomically, first saving its current content to
 /// `FILE.kdump-bak` (also atomically). Unchanged files are not touched.
 pub fn apply(root: &SysRoot, changes: &[FileChange]) -> Result<Vec<Applied>, BootError> {
-    let mut out = Vec::new();
-    for c in changes {
-        if !c.changes() {
-            out.push(Applied {
-                path: c.path.clone(),
-                backup: None,
-            });
-            continue;
-        }
-        let real = root.path(&c.path);
-        let current = fs::read(&real).map_err(|source| BootError::Io {
+    // First check that no file changed since the plan, so that nothing is half-applied.
+    for c in changes.iter().filter(|c| c.changes()) {
+        let current = fs::read(root.path(&c.path)).map_err(|source| BootError::Io {
             path: c.path.clone(),
             source,
         })?;
@@ -602,12 +594,22 @@ pub fn apply(root: &SysRoot, changes: &[FileChange]) -> Result<Vec<Applied>, Boo
                 what: "file changed since the plan was made; run again".into(),
             });
         }
+    }
+    let mut out = Vec::new();
+    for c in changes {
+        if !c.changes() {
+            out.push(Applied {
+                path: c.path.clone(),
+                backup: None,
+            });
+            continue;
+        }
         let bak = backup_path(&c.path);
-        write_atomic(&root.path(&bak), &current).map_err(|source| BootError::Io {
+        write_atomic(&root.path(&bak), c.old.as_bytes()).map_err(|source| BootError::Io {
             path: bak.clone(),
             source,
         })?;
-        write_atomic(&real, c.new.as_bytes()).map_err(|source| BootError::Io {
+        write_atomic(&root.path(&c.path), c.new.as_bytes()).map_err(|source| BootError::Io {
             path: c.path.clone(),
             source,
         })?;

@@ -1,0 +1,250 @@
+//! Boot-loader edits on fixture files of each format: exact output, idempotent, untouched
+//! entries and comments, and the atomic apply with backups.
+
+mod common;
+
+use common::{fixture, TempRoot};
+use kdump_service::bootloader::{self, BootConfigKind};
+use kdump_service::crashkernel::Crashkernel;
+use kdump_service::sysinfo::SysRoot;
+use std::path::Path;
+
+/// (input fixture, kind, value, expected fixture)
+const CASES: &[(&str, BootConfigKind, &str, &str)] = &[
+    (
+        "grub-legacy-seed.conf",
+        BootConfigKind::GrubLegacy,
+        "256M",
+        "grub-legacy-seed.conf.256M",
+    ),
+    (
+        "grub-legacy-multi.conf",
+        BootConfigKind::GrubLegacy,
+        "256M",
+        "grub-legacy-multi.conf.256M",
+    ),
+    (
+        "default-grub-debian",
+        BootConfigKind::DefaultGrub,
+        "2G-64G:256M,64G-:512M",
+        "default-grub-debian.default",
+    ),
+    (
+        "default-grub-fedora",
+        BootConfigKind::DefaultGrub,
+        "512M",
+        "default-grub-fedora.512M",
+    ),
+    (
+        "default-grub-none",
+        BootConfigKind::DefaultGrub,
+        "256M",
+        "default-grub-none.256M",
+    ),
+    (
+        "bls-fedora.conf",
+        BootConfigKind::Bls,
+        "512M",
+        "bls-fedora.conf.512M",
+    ),
+    (
+        "bls-nooptions.conf",
+        BootConfigKind::Bls,
+        "512M",
+        "bls-nooptions.conf.512M",
+    ),
+];
+
+#[test]
+fn each_format_gives_the_exact_expected_file() {
+    for &(input, kind, value, expected) in CASES {
+        let got = bootloader::edit(kind, Path::new(input), &fixture(input), value).unwrap();
+        assert_eq!(got, fixture(expected), "{input} with crashkernel={value}");
+    }
+}
+
+#[test]
+fn applying_twice_is_applying_once() {
+    for &(input, kind, value, _) in CASES {
+        let once = bootloader::edit(kind, Path::new(input), &fixture(input), value).unwrap();
+        let twice = bootloader::edit(kind, Path::new(input), &once, value).unwrap();
+        assert_eq!(once, twice, "{input}");
+    }
+}
+
+#[test]
+fn only_the_target_line_changes() {
+    for &(input, kind, value, _) in CASES {
+        let old = fixture(input);
+        let new = bootloader::edit(kind, Path::new(input), &old, value).unwrap();
+        let (ol, nl): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+        let changed = ol.iter().zip(&nl).filter(|(a, b)| a != b).count();
+        let added = nl.len() - ol.len();
+        // Either exactly one line appended, or at most two lines changed in place
+        // (/etc/default/grub: _DEFAULT loses its crashkernel=, LINUX gets the new one).
+        assert!(
+            (added == 1 && changed == 0) || (added == 0 && (1..=2).contains(&changed)),
+            "{input}: {changed} changed, {added} added"
+        );
+        for l in ol.iter().filter(|l| l.trim_start().starts_with('#')) {
+            assert!(nl.contains(l), "{input}: comment {l:?} lost");
+        }
+    }
+}
+
+#[test]
+fn grub_legacy_other_entries_untouched() {
+    let old = fixture("grub-legacy-multi.conf");
+    let new = bootloader::edit_grub_legacy(Path::new("g"), &old, "256M").unwrap();
+    assert!(new.contains("kernel /vmlinuz-2.6.18-8.el5 ro root=LABEL=/ crashkernel=64M@16M\n"));
+    assert!(new.contains("\tchainloader +1\n"));
+    assert!(new.contains("# A comment mentioning crashkernel=64M that must stay.\n"));
+}
+
+#[test]
+fn grub_legacy_bad_default_is_an_error_naming_the_file() {
+    let text = fixture("grub-legacy-seed.conf").replace("default=0", "default=3");
+    let e = bootloader::edit_grub_legacy(Path::new("/boot/grub/grub.conf"), &text, "1G")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/boot/grub/grub.conf") && e.contains("default=3"),
+        "{e}"
+    );
+    let no_kernel = "default=0\ntitle x\n\troot (hd0,0)\n";
+    let e = bootloader::edit_grub_legacy(Path::new("g"), no_kernel, "1G").unwrap_err();
+    assert!(e.to_string().contains("no `kernel` line"), "{e}");
+}
+
+#[test]
+fn default_grub_refuses_shell_expansion() {
+    let text = "GRUB_CMDLINE_LINUX=\"$GRUB_CMDLINE_LINUX quiet\"\n";
+    let e = bootloader::edit_default_grub(Path::new("/etc/default/grub"), text, "1G").unwrap_err();
+    assert!(e.to_string().contains("/etc/default/grub:1"), "{e}");
+    // Unquoted single word becomes quoted when it gains a second word.
+    let got =
+        bootloader::edit_default_grub(Path::new("g"), "GRUB_CMDLINE_LINUX=quiet\n", "1G").unwrap();
+    assert_eq!(got, "GRUB_CMDLINE_LINUX=\"quiet crashkernel=1G\"\n");
+    // Single quotes are kept.
+    let got =
+        bootloader::edit_default_grub(Path::new("g"), "GRUB_CMDLINE_LINUX='a'\n", "1G").unwrap();
+    assert_eq!(got, "GRUB_CMDLINE_LINUX='a crashkernel=1G'\n");
+}
+
+#[test]
+fn seed_diff_is_exact() {
+    let old = fixture("grub-legacy-seed.conf");
+    let new = fixture("grub-legacy-seed.conf.256M");
+    let d = kdump_service::diff::unified("/boot/grub/grub.conf", &old, &new);
+    assert_eq!(
+        d,
+        "--- a/boot/grub/grub.conf\n+++ b/boot/grub/grub.conf\n@@ -6,5 +6,5 @@\n hiddenmenu\n \
+         title Red Hat Enterprise Linux Server (2.6.18-8.el5)\n \troot (hd0,0)\n\
+         -\tkernel /vmlinuz-2.6.18-8.el5 ro root=/dev/VolGroup00/LogVol00 rhgb quiet crashkernel=128M@16M\n\
+         +\tkernel /vmlinuz-2.6.18-8.el5 ro root=/dev/VolGroup00/LogVol00 rhgb quiet crashkernel=256M\n \
+         \tinitrd /initrd-2.6.18-8.el5.img\n"
+    );
+}
+
+fn fake_boot_root() -> TempRoot {
+    let t = TempRoot::new("boot");
+    t.put("/boot/grub/grub.conf", fixture("grub-legacy-seed.conf"));
+    t.put("/etc/default/grub", fixture("default-grub-fedora"));
+    t.put("/boot/grub2/grub.cfg", "# generated\n");
+    t.put("/boot/loader/entries/a.conf", fixture("bls-fedora.conf"));
+    t.put("/boot/loader/entries/b.conf", fixture("bls-nooptions.conf"));
+    t.put("/boot/loader/entries/README", "not an entry\n");
+    t
+}
+
+#[test]
+fn plan_changes_nothing_on_disk() {
+    let t = fake_boot_root();
+    let root = SysRoot::new(t.path());
+    let ck = Crashkernel::parse("512M").unwrap();
+    let plan = bootloader::plan(&root, &ck).unwrap();
+    let paths: Vec<String> = plan.iter().map(|c| c.path.display().to_string()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/boot/grub/grub.conf",
+            "/etc/default/grub",
+            "/boot/loader/entries/a.conf",
+            "/boot/loader/entries/b.conf"
+        ]
+    );
+    assert!(plan.iter().all(|c| c.changes()));
+    assert_eq!(t.read("/etc/default/grub"), fixture("default-grub-fedora"));
+    assert!(!t.path().join("etc/default/grub.kdump-bak").exists());
+}
+
+#[test]
+fn apply_writes_atomically_keeps_backups_and_is_idempotent() {
+    let t = fake_boot_root();
+    let root = SysRoot::new(t.path());
+    let ck = Crashkernel::parse("512M").unwrap();
+    let plan = bootloader::plan(&root, &ck).unwrap();
+    let done = bootloader::apply(&root, &plan).unwrap();
+    assert!(done.iter().all(|a| a.backup.is_some()));
+    assert_eq!(
+        t.read("/etc/default/grub"),
+        fixture("default-grub-fedora.512M")
+    );
+    assert_eq!(
+        t.read("/etc/default/grub.kdump-bak"),
+        fixture("default-grub-fedora")
+    );
+    assert_eq!(
+        t.read("/boot/loader/entries/a.conf"),
+        fixture("bls-fedora.conf.512M")
+    );
+    assert_eq!(
+        t.read("/boot/loader/entries/b.conf"),
+        fixture("bls-nooptions.conf.512M")
+    );
+    assert_eq!(t.read("/boot/loader/entries/README"), "not an entry\n");
+    let seed512 =
+        fixture("grub-legacy-seed.conf").replace("crashkernel=128M@16M", "crashkernel=512M");
+    assert_eq!(t.read("/boot/grub/grub.conf"), seed512);
+    // No temporary files left behind.
+    for dir in ["etc/default", "boot/grub", "boot/loader/entries"] {
+        for e in std::fs::read_dir(t.path().join(dir)).unwrap() {
+            let n = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!n.contains("kdump-tmp"), "{dir}/{n} left behind");
+        }
+    }
+    // The second run plans no change and writes nothing (backups keep the original).
+    let again = bootloader::plan(&root, &ck).unwrap();
+    assert!(again.iter().all(|c| !c.changes()));
+    let done = bootloader::apply(&root, &again).unwrap();
+    assert!(done.iter().all(|a| a.backup.is_none()));
+    assert_eq!(
+        t.read("/etc/default/grub.kdump-bak"),
+        fixture("default-grub-fedora")
+    );
+    // What to run afterwards: grub2-mkconfig for this Fedora-like tree, nothing for the others.
+    assert_eq!(
+        BootConfigKind::DefaultGrub.followup(&root).as_deref(),
+        Some("grub2-mkconfig -o /boot/grub2/grub.cfg")
+    );
+    assert_eq!(BootConfigKind::GrubLegacy.followup(&root), None);
+}
+
+#[test]
+fn apply_refuses_a_file_changed_after_planning() {
+    let t = fake_boot_root();
+    let root = SysRoot::new(t.path());
+    let plan = bootloader::plan(&root, &Crashkernel::parse("512M").unwrap()).unwrap();
+    t.put("/etc/default/grub", "GRUB_TIMEOUT=1\n");
+    let e = bootloader::apply(&root, &plan).unwrap_err().to_string();
+    assert!(e.contains("changed since the plan"), "{e}");
+}
+
+#[test]
+fn nothing_to_edit_is_an_error() {
+    let t = TempRoot::new("empty");
+    let e = bootloader::plan(&SysRoot::new(t.path()), &Crashkernel::parse("1G").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/etc/default/grub"), "{e}");
+}
