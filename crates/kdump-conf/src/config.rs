@@ -862,6 +862,19 @@ impl Checker {
                 ),
             }
         }
+        if kind == CollectorKind::Dumpfilter
+            && o.compression == dumpfilter_options::Compression::Lz4
+        {
+            let span = words
+                .iter()
+                .find(|(_, w)| *w == "--lz4")
+                .map(|(s, _)| *s)
+                .unwrap_or(d.value_span);
+            self.warn(
+                span,
+                "--lz4 dumps can be read by kdump-rs tools only: crash and makedumpfile cannot open them",
+            );
+        }
         if kind == CollectorKind::Makedumpfile {
             for ext in o.extensions() {
                 let span = words

@@ -26,7 +26,7 @@
 //! assert!(checked.is_valid());
 //! let p = plan(&checked.config);
 //! assert!(matches!(p.target, TargetPlan::Fs { .. }));
-//! assert_eq!(p.collector.argv.join(" "), "makedumpfile -d 31 -l --message-level 7");
+//! assert_eq!(p.collector.argv.join(" "), "makedumpfile -l --message-level 7 -d 31");
 //! assert_eq!(p.dump_dir.as_deref(), Some("/usr/local/cores/{host}-%Y-%m-%d-%H:%M:%S"));
 //! ```
 #![deny(missing_docs)]

@@ -321,9 +321,48 @@ impl Plan {
     }
 }
 
+/// Applies the -F rule to a makedumpfile/dumpfilter command line, keeping the user's words:
+/// kdump-utils removes every `-F` word and appends one for raw and ssh targets (Debian only
+/// appends one when missing, which gives the same options).
+fn flatten_words(
+    argv: Vec<String>,
+    o: Options,
+    flatten: bool,
+    strip: bool,
+) -> (Vec<String>, Option<Options>) {
+    if o.flatten == flatten && (!strip || !argv.iter().skip(1).any(|w| w == "-F")) {
+        return (argv, Some(o));
+    }
+    let mut words: Vec<String> = argv
+        .iter()
+        .skip(1)
+        .filter(|w| *w != "-F")
+        .cloned()
+        .collect();
+    if flatten {
+        words.push("-F".to_string());
+    }
+    match dumpfilter_options::parse_collector(&words) {
+        Ok(again) if again.flatten == flatten => {
+            let mut a = argv[..1].to_vec();
+            a.extend(words);
+            (a, Some(again))
+        }
+        // -F inside a cluster such as -cF: fall back to canonical words
+        _ => {
+            let mut o = o;
+            o.flatten = flatten;
+            let mut a = argv[..1].to_vec();
+            a.extend(o.to_args());
+            (a, Some(o))
+        }
+    }
+}
+
 pub(crate) fn collector_plan(
     c: Option<&Collector>,
     flatten: bool,
+    strip_flatten: bool,
     default_words: &str,
     invocation_tail: &str,
 ) -> CollectorPlan {
@@ -337,12 +376,7 @@ pub(crate) fn collector_plan(
     };
     let (argv, opts) = match (kind, opts) {
         (CollectorKind::Other, _) => (argv, None),
-        (_, Some(mut o)) => {
-            o.flatten = flatten;
-            let mut a = vec![argv[0].clone()];
-            a.extend(o.to_args());
-            (a, Some(o))
-        }
+        (_, Some(o)) => flatten_words(argv, o, flatten, strip_flatten),
         // options that did not parse: shown as written (the config has an error)
         (_, None) => (argv, None),
     };
@@ -393,7 +427,7 @@ pub fn plan(config: &Config) -> Plan {
         Some(Target::Ssh { user, host }) => TargetPlan::Ssh {
             user: user.clone(),
             host: host.clone(),
-            sshkey,
+            sshkey: sshkey.clone(),
         },
         Some(Target::DracutMount {
             device,
@@ -404,6 +438,10 @@ pub fn plan(config: &Config) -> Plan {
             mount_point: mount_point.clone(),
             fstype: fstype.clone(),
         },
+    };
+    let remote = match target {
+        Some(Target::Ssh { user, host }) => format!("{user}@{host}"),
+        _ => String::new(),
     };
     let raw = matches!(target, Some(Target::Raw { .. }));
     let ssh = matches!(target, Some(Target::Ssh { .. }));
@@ -429,12 +467,12 @@ pub fn plan(config: &Config) -> Plan {
     } else if ssh && is_scp {
         (
             "vmcore".to_string(),
-            " USER@HOST:{dump_dir}/vmcore-incomplete (renamed vmcore when complete)".to_string(),
+            format!(" {remote}:{{dump_dir}}/vmcore-incomplete (renamed vmcore when complete)"),
         )
     } else if ssh {
         (
             "vmcore.flat".to_string(),
-            " | ssh USER@HOST \"dd bs=512 of={dump_dir}/vmcore-incomplete\" (renamed vmcore.flat when complete)".to_string(),
+            format!(" | ssh -i {sshkey} {remote} \"dd bs=512 of={{dump_dir}}/vmcore-incomplete\" (renamed vmcore.flat when complete)"),
         )
     } else {
         (
@@ -443,9 +481,9 @@ pub fn plan(config: &Config) -> Plan {
         )
     };
     let collector_plan = if is_scp {
-        collector_plan(collector, false, DEFAULT_COLLECTOR, &tail)
+        collector_plan(collector, false, true, DEFAULT_COLLECTOR, &tail)
     } else {
-        collector_plan(collector, raw || ssh, DEFAULT_COLLECTOR, &tail)
+        collector_plan(collector, raw || ssh, true, DEFAULT_COLLECTOR, &tail)
     };
     let s = |o: &Option<crate::config::Spanned<String>>| o.as_ref().map(|s| s.value.clone());
     Plan {

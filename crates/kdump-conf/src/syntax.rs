@@ -274,14 +274,15 @@ impl Document {
             }
             found = true;
             let indent: String = line.text.chars().take_while(|c| is_blank(*c)).collect();
-            let cr = if line.text.ends_with('\r') { "\r" } else { "" };
             let comment = d
                 .comment
                 .as_deref()
-                .map(|c| format!(" {c}"))
+                .map(|c| format!(" {}", c.trim_end_matches('\r')))
                 .unwrap_or_default();
             out.push(Line {
-                text: format!("{indent}{name} {written}{comment}{cr}"),
+                // a CR before the newline would become part of the value for kdumpctl: the
+                // edited line is written without one
+                text: format!("{indent}{name} {written}{comment}"),
                 newline: line.newline,
                 number: 0,
                 kind: LineKind::Blank,

@@ -247,15 +247,18 @@ pub fn parse_kdump_tools(text: &str) -> (Plan, Vec<Diagnostic>) {
         format!(" | {compression}")
     };
     let tail = match &target {
-        TargetPlan::Ssh { .. } => {
-            format!("{pipe} | ssh USER@HOST dd of={{dump_dir}}/dump-incomplete{ext}")
-        }
-        TargetPlan::Ftp { .. } => format!(
-            "{pipe} | busybox ftpput HOST {{dump_dir}}/dump.{KDUMP_TOOLS_DATE_FORMAT}{ext} -"
+        TargetPlan::Ssh { user, host, sshkey } => format!(
+            "{pipe} | ssh -i {sshkey} {user}@{host} dd of={{dump_dir}}/dump-incomplete{ext}"
         ),
+        TargetPlan::Ftp { server, .. } => {
+            let host = server.split(':').next().unwrap_or(server);
+            format!(
+                "{pipe} | busybox ftpput {host} {{dump_dir}}/dump.{KDUMP_TOOLS_DATE_FORMAT}{ext} -"
+            )
+        }
         _ => format!("{pipe} > {{dump_dir}}/dump-incomplete{ext}"),
     };
-    let collector = collector_plan(collector.as_ref(), true, "", &tail);
+    let collector = collector_plan(collector.as_ref(), true, false, "", &tail);
     let enabled = match get(&vars, "USE_KDUMP") {
         None | Some("0") | Some("") => false,
         Some(_) => true,
