@@ -59,6 +59,10 @@ pub enum Error {
     /// saved (excluded by a filter, or the `p_memsz > p_filesz` tail of a PT_LOAD).
     #[error("physical address {0:#x} was excluded from the dump (not dumped)")]
     Excluded(u64),
+    /// A page of a kdump-compressed file that should have been saved but never was: the
+    /// dump is INCOMPLETE (its writer ran out of space).
+    #[error("physical address {0:#x} was lost: the dump is INCOMPLETE")]
+    Lost(u64),
     /// A page-table entry needed to translate a virtual address is not present.
     #[error("virtual address {vaddr:#x}: {level} entry {entry:#x} read at physical {entry_addr:#x} is not present")]
     NotPresent {

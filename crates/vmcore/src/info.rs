@@ -69,6 +69,48 @@ fn write_info_inner(vm: &Vmcore, w: &mut impl Write) -> std::io::Result<()> {
                 }
             }
         }
+        Dump::Kdump(k) => {
+            let f = k.file();
+            let h = f.header();
+            writeln!(
+                w,
+                "dump format  : {} header version {}{}{}, {} file(s)",
+                String::from_utf8_lossy(&h.signature).trim_end(),
+                h.header_version,
+                if f.is_flattened() { ", flattened" } else { "" },
+                if f.is_incomplete() {
+                    ", INCOMPLETE"
+                } else {
+                    ""
+                },
+                k.files().len()
+            )?;
+            writeln!(
+                w,
+                "utsname      : {} {} {} {}",
+                h.utsname.field(0),
+                h.utsname.field(2),
+                h.utsname.field(3),
+                h.utsname.field(4)
+            )?;
+            writeln!(
+                w,
+                "status       : {:#x}  block_size {}  sub_hdr_size {}  bitmap_blocks {}  nr_cpus {}  current_cpu {}",
+                h.status, h.block_size, h.sub_hdr_size, h.bitmap_blocks, h.nr_cpus, h.current_cpu
+            )?;
+            if let Some(s) = f.sub_header() {
+                writeln!(
+                    w,
+                    "sub header   : phys_base {:#x}  dump_level {}  split {}  start_pfn {:#x}  end_pfn {:#x}",
+                    s.phys_base, s.dump_level, s.split, s.start_pfn_64, s.end_pfn_64
+                )?;
+            }
+            writeln!(
+                w,
+                "dumped pages : {}",
+                k.files().iter().map(|f| f.dumped_pages()).sum::<u64>()
+            )?;
+        }
         Dump::Other(_) => writeln!(w, "dump format  : page source")?,
     }
     let cpus = vm.prstatus();

@@ -30,6 +30,7 @@ mod elf;
 mod error;
 pub mod info;
 mod io;
+mod kdump;
 mod mmap;
 mod notes;
 mod phys;
@@ -45,6 +46,7 @@ pub use elf::{
 };
 pub use error::{Error, Result};
 pub use io::{Access, Bytes, FileData, PreadFile, ReadAt};
+pub use kdump::{is_kdump_compressed, KdumpDump};
 pub use mmap::MmapFile;
 pub use notes::{parse_notes, Note, PrStatus, X86_64Regs, NT_PRSTATUS, X86_64_REG_NAMES};
 pub use phys::{read_phys_u64, PageState, PhysMemory};

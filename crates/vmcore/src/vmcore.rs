@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 pub enum Dump {
     /// An ELF core (/proc/vmcore, QEMU `dump-guest-memory`, `makedumpfile -E`).
     Elf(ElfDump<FileData>),
+    /// A kdump-compressed file or split set (`makedumpfile -c/-l/-p/-z`, flattened `-F`).
+    Kdump(Box<crate::kdump::KdumpDump>),
     /// Any other page source (a kdump-compressed reader adapter, a synthetic image).
     Other(Box<dyn PhysMemory>),
 }
@@ -22,6 +24,7 @@ impl std::fmt::Debug for Dump {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Elf(e) => f.debug_tuple("Elf").field(e.header()).finish(),
+            Self::Kdump(k) => k.fmt(f),
             Self::Other(_) => f.write_str("Other(..)"),
         }
     }
@@ -31,24 +34,28 @@ impl PhysMemory for Dump {
     fn page_size(&self) -> u64 {
         match self {
             Self::Elf(e) => e.page_size(),
+            Self::Kdump(k) => k.page_size(),
             Self::Other(o) => o.page_size(),
         }
     }
     fn max_pfn(&self) -> u64 {
         match self {
             Self::Elf(e) => e.max_pfn(),
+            Self::Kdump(k) => k.max_pfn(),
             Self::Other(o) => o.max_pfn(),
         }
     }
     fn page_state(&self, pfn: u64) -> PageState {
         match self {
             Self::Elf(e) => e.page_state(pfn),
+            Self::Kdump(k) => k.page_state(pfn),
             Self::Other(o) => o.page_state(pfn),
         }
     }
     fn read_phys(&self, paddr: u64, buf: &mut [u8]) -> Result<()> {
         match self {
             Self::Elf(e) => e.read_phys(paddr, buf),
+            Self::Kdump(k) => k.read_phys(paddr, buf),
             Self::Other(o) => o.read_phys(paddr, buf),
         }
     }
@@ -88,10 +95,11 @@ impl Vmcore {
     }
 
     fn from_file_data(data: FileData) -> Result<Self> {
+        let mut head = [0u8; 64];
+        let n = data.len().min(64) as usize;
+        data.read_exact_at(0, &mut head[..n])?;
         let mut sig = [0u8; 8];
-        if data.len() >= 8 {
-            data.read_exact_at(0, &mut sig)?;
-        }
+        sig.copy_from_slice(&head[..8]);
         if sig[..4] == crate::ELF_MAGIC {
             let elf = ElfDump::parse(data)?;
             let notes = elf.notes().to_vec();
@@ -102,15 +110,58 @@ impl Vmcore {
                 notes,
                 machine == EM_X86_64,
                 &loads,
+                None,
             ));
         }
+        if crate::kdump::is_kdump_compressed(&head[..n]) {
+            return Self::from_kdump(Box::new(crate::kdump::KdumpDump::new(data)?));
+        }
         Err(Error::UnknownFormat(sig))
+    }
+
+    /// Open the files of a `makedumpfile --split` set as one dump.
+    pub fn open_split(paths: &[impl AsRef<Path>], access: Access) -> Result<Self> {
+        let parts = paths
+            .iter()
+            .map(|p| FileData::open(p.as_ref(), access))
+            .collect::<Result<Vec<_>>>()?;
+        let mut v = Self::from_kdump(Box::new(crate::kdump::KdumpDump::split(parts)?))?;
+        v.path = paths.first().map(|p| p.as_ref().to_path_buf());
+        Ok(v)
+    }
+
+    fn from_kdump(k: Box<crate::kdump::KdumpDump>) -> Result<Self> {
+        let mut notes = Vec::new();
+        if let Some(blob) = k.notes()? {
+            crate::notes::parse_notes(&blob, crate::elf::Endian::Little, 0, &mut notes);
+        }
+        if !notes.iter().any(|n| n.is_vmcoreinfo()) {
+            if let Some(text) = k.vmcoreinfo()? {
+                notes.push(Note {
+                    name: b"VMCOREINFO".to_vec(),
+                    n_type: 0,
+                    desc: text,
+                    offset: 0,
+                });
+            }
+        }
+        let f = k.file();
+        // QEMU's kdump-compressed output says "Unknown" for the machine; then the x86_64
+        // page-table symbol in VMCOREINFO decides.
+        let machine = f.header().utsname.field(4);
+        let x86 = machine == "x86_64"
+            || ((machine.is_empty() || machine == "Unknown")
+                && notes.iter().any(|n| {
+                    n.is_vmcoreinfo() && n.desc.windows(20).any(|w| w == b"SYMBOL(init_top_pgt)")
+                }));
+        let phys_base = f.sub_header().map(|s| s.phys_base);
+        Ok(Self::assemble(Dump::Kdump(k), notes, x86, &[], phys_base))
     }
 
     /// Wrap any page source (for example a kdump-compressed reader or a synthetic memory
     /// image) with its notes; VMCOREINFO is taken from the notes.
     pub fn from_source(mem: Box<dyn PhysMemory>, notes: Vec<Note>, x86_64: bool) -> Self {
-        Self::assemble(Dump::Other(mem), notes, x86_64, &[])
+        Self::assemble(Dump::Other(mem), notes, x86_64, &[], None)
     }
 
     /// Wrap a page source with VMCOREINFO given as text (no notes).
@@ -121,10 +172,16 @@ impl Vmcore {
             desc: vmcoreinfo.to_vec(),
             offset: 0,
         };
-        Self::assemble(Dump::Other(mem), vec![note], true, &[])
+        Self::assemble(Dump::Other(mem), vec![note], true, &[], None)
     }
 
-    fn assemble(mut dump: Dump, notes: Vec<Note>, x86: bool, loads: &[LoadSegment]) -> Self {
+    fn assemble(
+        mut dump: Dump,
+        notes: Vec<Note>,
+        x86: bool,
+        loads: &[LoadSegment],
+        phys_base_hint: Option<u64>,
+    ) -> Self {
         let info = notes
             .iter()
             .find(|n| n.is_vmcoreinfo())
@@ -147,6 +204,11 @@ impl Vmcore {
             }
             (Some(info), true) => match X86_64::new(info, loads) {
                 Ok(mut x) => {
+                    if let (Origin::Default, Some(pb)) = (x.phys_base_origin, phys_base_hint) {
+                        x.root = x.root.wrapping_sub(x.phys_base).wrapping_add(pb);
+                        x.phys_base = pb;
+                        x.phys_base_origin = Origin::Header;
+                    }
                     if x.page_offset.is_none() {
                         if let Some(po) = discover_page_offset(&v.dump, &x, info) {
                             x.page_offset = Some(po);
@@ -173,7 +235,14 @@ impl Vmcore {
     pub fn elf(&self) -> Option<&ElfDump<FileData>> {
         match &self.dump {
             Dump::Elf(e) => Some(e),
-            Dump::Other(_) => None,
+            _ => None,
+        }
+    }
+    /// The kdump-compressed view, if the dump is one.
+    pub fn kdump(&self) -> Option<&crate::kdump::KdumpDump> {
+        match &self.dump {
+            Dump::Kdump(k) => Some(k),
+            _ => None,
         }
     }
     /// All notes, raw.
@@ -193,7 +262,7 @@ impl Vmcore {
     pub fn prstatus(&self) -> Vec<PrStatus> {
         let endian = match &self.dump {
             Dump::Elf(e) => e.header().endian,
-            Dump::Other(_) => crate::elf::Endian::Little,
+            _ => crate::elf::Endian::Little,
         };
         self.notes
             .iter()

@@ -26,6 +26,8 @@ pub enum Origin {
     PtLoad,
     /// Found by translating a VMCOREINFO symbol through the page tables.
     PageTables,
+    /// The kdump-compressed sub-header.
+    Header,
     /// The architecture's default.
     Default,
 }
@@ -37,6 +39,7 @@ impl Origin {
             Self::Vmcoreinfo => "vmcoreinfo",
             Self::PtLoad => "pt_load",
             Self::PageTables => "page tables",
+            Self::Header => "kdump sub-header",
             Self::Default => "constant",
         }
     }

@@ -6,8 +6,12 @@ import json, sys
 import kdumpfile
 
 req = json.load(sys.stdin)
-k = kdumpfile.kdumpfile(req["path"])
-k.attr["addrxlat.ostype"] = "linux"
+try:
+    k = kdumpfile.kdumpfile(req["path"])
+    k.attr["addrxlat.ostype"] = "linux"
+except Exception as e:
+    json.dump({"open_error": str(e)}, sys.stdout)
+    sys.exit(0)
 out = []
 for kind, addr, length in req["reads"]:
     space = kdumpfile.KDUMP_KPHYSADDR if kind == "p" else kdumpfile.KDUMP_KVADDR

@@ -20,12 +20,20 @@ fn fixtures_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kdump-rs/fixtures"))
 }
 
+fn head(p: &Path) -> [u8; 16] {
+    let mut m = [0u8; 16];
+    let _ = std::fs::File::open(p).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut m));
+    m
+}
+
 fn is_elf(p: &Path) -> bool {
-    let mut m = [0u8; 4];
-    std::fs::File::open(p)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut m))
-        .map(|_| m == *b"\x7fELF")
-        .unwrap_or(false)
+    head(p)[..4] == *b"\x7fELF"
+}
+
+/// A kdump-compressed file or a flattened stream of one.
+pub fn is_kdump(p: &Path) -> bool {
+    let h = head(p);
+    h.starts_with(b"KDUMP   ") || h.starts_with(b"DISKDUMP") || h.starts_with(b"makedumpfile")
 }
 
 /// Collect every string value of the manifest that names an existing ELF file.
@@ -37,7 +45,7 @@ fn walk_json(v: &serde_json::Value, base: &Path, out: &mut Vec<PathBuf>) {
             } else {
                 base.join(s)
             };
-            if p.is_file() && is_elf(&p) && !out.contains(&p) {
+            if p.is_file() && (is_elf(&p) || is_kdump(&p)) && !out.contains(&p) {
                 out.push(p);
             }
         }
@@ -49,6 +57,22 @@ fn walk_json(v: &serde_json::Value, base: &Path, out: &mut Vec<PathBuf>) {
 
 /// ELF vmcores available on this machine (kdump /proc/vmcore copies and QEMU dumps).
 pub fn elf_dumps() -> Vec<Fixture> {
+    all_dumps()
+        .into_iter()
+        .filter(|f| is_elf(&f.path))
+        .collect()
+}
+
+/// kdump-compressed dumps available on this machine (makedumpfile and QEMU output).
+pub fn kdump_dumps() -> Vec<Fixture> {
+    all_dumps()
+        .into_iter()
+        .filter(|f| is_kdump(&f.path))
+        .collect()
+}
+
+/// Every dump available on this machine.
+pub fn all_dumps() -> Vec<Fixture> {
     let mut paths = Vec::new();
     if let Some(dir) = fixtures_dir() {
         let manifest = dir.join("manifest.json");
@@ -58,7 +82,10 @@ pub fn elf_dumps() -> Vec<Fixture> {
             }
         }
     }
-    let lab = ["/tmp/vmlab/kdump/proc-vmcore.elf"];
+    let lab = [
+        "/tmp/vmlab/kdump/proc-vmcore.elf",
+        "/tmp/vmlab/kdump/proc-vmcore-inguest.kdump",
+    ];
     for p in lab {
         let p = PathBuf::from(p);
         if p.is_file() && !paths.contains(&p) {
@@ -69,9 +96,11 @@ pub fn elf_dumps() -> Vec<Fixture> {
         let mut dirs: Vec<_> = rd.flatten().map(|e| e.path()).collect();
         dirs.sort();
         for d in dirs {
-            let p = d.join("vmcore.elf");
-            if p.is_file() && !paths.contains(&p) {
-                paths.push(p);
+            for name in ["vmcore.elf", "vmcore.kdump-zlib", "vmcore.kdump-raw-zlib"] {
+                let p = d.join(name);
+                if p.is_file() && !paths.contains(&p) {
+                    paths.push(p);
+                }
             }
         }
     }
