@@ -62,8 +62,10 @@ impl fmt::Display for Danger {
 
 /// The guard refused an operation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("refusing {op}: running under a test harness or CI ({reason}) outside the kdump-rs lab guest; \
-         such operations only run inside a QEMU guest booted by `cargo xtask lab`")]
+#[error(
+    "refusing {op}: running under a test harness or CI ({reason}) outside the kdump-rs lab guest; \
+         such operations only run inside a QEMU guest booted by `cargo xtask lab`"
+)]
 pub struct Refused {
     /// What was refused.
     pub op: Danger,
@@ -86,10 +88,16 @@ pub fn decide(
         return Ok(());
     }
     if compiled_for_test {
-        return Err(Refused { op, reason: "built with cfg(test)".into() });
+        return Err(Refused {
+            op,
+            reason: "built with cfg(test)".into(),
+        });
     }
     match harness_var {
-        Some(var) => Err(Refused { op, reason: format!("{var} is set") }),
+        Some(var) => Err(Refused {
+            op,
+            reason: format!("{var} is set"),
+        }),
         None => Ok(()),
     }
 }
@@ -97,14 +105,30 @@ pub fn decide(
 /// True when this process runs inside our lab guest (both markers present).
 pub fn in_lab_guest() -> bool {
     let cmdline = std::fs::read_to_string("/proc/cmdline").ok();
-    decide(Danger::Reboot, std::env::var(GUEST_ENV).ok().as_deref(), cmdline.as_deref(), Some("x"), false).is_ok()
+    decide(
+        Danger::Reboot,
+        std::env::var(GUEST_ENV).ok().as_deref(),
+        cmdline.as_deref(),
+        Some("x"),
+        false,
+    )
+    .is_ok()
 }
 
 /// Check whether `op` may run now. Call this immediately before the system call.
 pub fn check(op: Danger) -> Result<(), Refused> {
     let cmdline = std::fs::read_to_string("/proc/cmdline").ok();
-    let harness = HARNESS_ENVS.iter().copied().find(|v| std::env::var_os(v).is_some());
-    decide(op, std::env::var(GUEST_ENV).ok().as_deref(), cmdline.as_deref(), harness, cfg!(test))
+    let harness = HARNESS_ENVS
+        .iter()
+        .copied()
+        .find(|v| std::env::var_os(v).is_some());
+    decide(
+        op,
+        std::env::var(GUEST_ENV).ok().as_deref(),
+        cmdline.as_deref(),
+        harness,
+        cfg!(test),
+    )
 }
 
 #[cfg(test)]
@@ -116,16 +140,37 @@ mod tests {
     #[test]
     fn guest_needs_both_markers() {
         assert!(decide(Danger::KexecLoad, Some("1"), Some(LAB), Some("CARGO"), true).is_ok());
-        assert!(decide(Danger::KexecLoad, Some("1"), Some("console=ttyS0"), Some("CARGO"), false).is_err());
+        assert!(decide(
+            Danger::KexecLoad,
+            Some("1"),
+            Some("console=ttyS0"),
+            Some("CARGO"),
+            false
+        )
+        .is_err());
         assert!(decide(Danger::KexecLoad, None, Some(LAB), Some("CARGO"), false).is_err());
         assert!(decide(Danger::KexecLoad, Some("0"), Some(LAB), Some("CI"), false).is_err());
         // a token that merely contains the marker does not count
-        assert!(decide(Danger::Reboot, Some("1"), Some("xkdumprs.lab=guest"), Some("CI"), false).is_err());
+        assert!(decide(
+            Danger::Reboot,
+            Some("1"),
+            Some("xkdumprs.lab=guest"),
+            Some("CI"),
+            false
+        )
+        .is_err());
     }
 
     #[test]
     fn harness_is_refused_and_production_allowed() {
-        let e = decide(Danger::SysrqTrigger, None, Some("quiet"), Some("NEXTEST"), false).unwrap_err();
+        let e = decide(
+            Danger::SysrqTrigger,
+            None,
+            Some("quiet"),
+            Some("NEXTEST"),
+            false,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("NEXTEST is set"), "{e}");
         assert!(decide(Danger::Reboot, None, Some("quiet"), None, false).is_ok());
         assert!(decide(Danger::Reboot, None, Some("quiet"), None, true).is_err());
@@ -135,7 +180,12 @@ mod tests {
     fn this_test_process_is_refused_on_the_host() {
         // Unit tests are compiled with cfg(test) and run by cargo: never allowed on the host.
         if !in_lab_guest() {
-            for op in [Danger::KexecLoad, Danger::KexecFileLoad, Danger::Reboot, Danger::SysrqTrigger] {
+            for op in [
+                Danger::KexecLoad,
+                Danger::KexecFileLoad,
+                Danger::Reboot,
+                Danger::SysrqTrigger,
+            ] {
                 assert!(check(op).is_err());
             }
         }

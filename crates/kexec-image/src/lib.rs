@@ -1,10 +1,28 @@
 //! Parse bzImage and ELF kernels, build kexec segments, and load them.
 //!
-//! Every operation that could take down the machine it runs on (kexec_load,
-//! kexec_file_load, reboot, writing /proc/sysrq-trigger) first asks [`guard::check`],
-//! which refuses inside a test harness unless the process runs in our QEMU lab guest.
+//! * [`bzimage`] and [`elf_kernel`] parse kernel images; [`plan::IMAGE_TYPES`] is the table of
+//!   formats (`{probe, load, usage}`, like kexec-tools').
+//! * [`plan::build`] turns a [`LoadRequest`] (kernel bytes, initrd, command line, memory map,
+//!   panic-kernel inputs) into a [`LoadPlan`]: at most 16 segments (kernel, initrd,
+//!   boot_params + command line, purgatory, and for a panic kernel the ELF core header and
+//!   backup area) and the entry point. It is pure: everything it needs is passed in.
+//! * [`memmap`], [`crash`] and [`state`] read /proc and /sys through a [`SystemView`], so
+//!   tests feed synthetic trees.
+//! * [`sys`] holds the system calls. Every operation that could take down the machine it runs
+//!   on (kexec_load, kexec_file_load, reboot) first asks [`guard::check`], which refuses
+//!   inside a test harness unless the process runs in our QEMU lab guest.
 //!
 //! ```
+//! use kexec_image::{memmap::{MemRange, RangeKind}, plan, LoadRequest};
+//! # let kernel = kexec_image::doc_kernel();
+//! let mut req = LoadRequest::new(&kernel, "console=ttyS0");
+//! req.memory = vec![MemRange { start: 0x10_0000, end: 0x3fff_ffff, kind: RangeKind::Ram }];
+//! let t = plan::probe(&kernel, None).unwrap();
+//! assert_eq!(t.name, "bzImage64");
+//! let p = (t.load)(&req).unwrap();
+//! assert!(p.segments.len() <= 16);
+//! assert_eq!(p.params.entry_rip, 0x100_0200); // pref_address + 0x200
+//!
 //! use kexec_image::guard::{self, Danger};
 //! // Doc tests run under cargo, so on the host this is refused:
 //! if !guard::in_lab_guest() {
@@ -13,4 +31,135 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bootparams;
+pub mod bzimage;
+pub mod crash;
+pub mod elf_kernel;
 pub mod guard;
+pub mod layout;
+pub mod memmap;
+pub mod plan;
+pub mod state;
+pub mod sys;
+pub mod sysview;
+
+pub use plan::{LoadPlan, LoadRequest, PanicInputs, Segment, SegmentKind};
+pub use sysview::{HostSystem, MemSystem, RootedSystem, SystemView};
+
+/// Everything that can go wrong while parsing, planning or loading.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A text input (/proc/iomem, a sysfs file) did not parse.
+    #[error("{source_name}: line {line}: {msg}")]
+    Parse {
+        /// File name.
+        source_name: String,
+        /// Line number (1-based; 0 = whole file).
+        line: usize,
+        /// What was expected.
+        msg: String,
+    },
+    /// Reading a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// File name.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Neither /sys/firmware/memmap nor /proc/iomem gave any RAM.
+    #[error("no memory map: /sys/firmware/memmap and /proc/iomem list no System RAM")]
+    NoMemoryMap,
+    /// No "Crash kernel" range in /proc/iomem.
+    #[error("no crash kernel memory reserved: /proc/iomem has no \"Crash kernel\" range (boot with crashkernel=SIZE)")]
+    NoCrashKernel,
+    /// A structure ends past the end of the input.
+    #[error("truncated image: {what} at offset {offset:#x} is past the end of the file")]
+    Truncated {
+        /// What was being read.
+        what: &'static str,
+        /// Where.
+        offset: u64,
+    },
+    /// Not a bzImage.
+    #[error("not a bzImage: {0}")]
+    NotBzImage(String),
+    /// Not an ELF kernel.
+    #[error("not an x86_64 ELF kernel: {0}")]
+    NotElf(String),
+    /// A kernel we recognise but cannot load.
+    #[error("unsupported kernel: {0}")]
+    Unsupported(String),
+    /// No image type accepted the kernel.
+    #[error("cannot determine the kernel image type: {0}")]
+    ImageTypeUnknown(String),
+    /// `-t` named a type we do not have.
+    #[error("unknown image type {0:?} (known: bzImage64, elf-x86_64)")]
+    UnknownType(String),
+    /// An address computation overflowed.
+    #[error("address arithmetic overflow")]
+    Overflow,
+    /// No free memory for a segment.
+    #[error("no room for the {what} ({size:#x} bytes) in {where_}")]
+    NoRoom {
+        /// Segment.
+        what: &'static str,
+        /// Bytes needed.
+        size: u64,
+        /// Where we looked.
+        where_: &'static str,
+    },
+    /// More memory ranges than boot_params can carry.
+    #[error("{0} e820 entries; boot_params holds at most 128")]
+    TooManyE820(usize),
+    /// The command line is longer than the kernel accepts.
+    #[error("command line is {len} bytes; the kernel accepts at most {max}")]
+    CommandLineTooLong {
+        /// Length.
+        len: usize,
+        /// The kernel's cmdline_size.
+        max: u64,
+    },
+    /// More than 16 segments.
+    #[error("{0} segments; the kernel accepts at most 16")]
+    TooManySegments(usize),
+    /// The embedded purgatory could not be linked.
+    #[error(transparent)]
+    Purgatory(#[from] kexec_purgatory::LinkError),
+    /// The host guard refused a dangerous call.
+    #[error(transparent)]
+    Refused(#[from] guard::Refused),
+    /// A system call failed.
+    #[error("{call} failed: {detail}{}", if hint.is_empty() { String::new() } else { format!(" ({hint})") })]
+    Syscall {
+        /// Which call.
+        call: &'static str,
+        /// errno.
+        errno: i32,
+        /// strerror text.
+        detail: String,
+        /// What it most likely means.
+        hint: String,
+    },
+}
+
+/// A small synthetic bzImage for documentation examples (1 setup sector, 64 KiB init_size).
+#[doc(hidden)]
+pub fn doc_kernel() -> Vec<u8> {
+    let mut v = vec![0u8; 1024 + 4096];
+    v[0x1f1] = 1;
+    v[0x1fe] = 0x55;
+    v[0x1ff] = 0xaa;
+    v[0x201] = 0x6a;
+    v[0x202..0x206].copy_from_slice(b"HdrS");
+    v[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+    v[0x22c..0x230].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    v[0x230..0x234].copy_from_slice(&0x20_0000u32.to_le_bytes());
+    v[0x234] = 1;
+    v[0x236] = 3;
+    v[0x238..0x23c].copy_from_slice(&2047u32.to_le_bytes());
+    v[0x258..0x260].copy_from_slice(&0x100_0000u64.to_le_bytes());
+    v[0x260..0x264].copy_from_slice(&0x1_0000u32.to_le_bytes());
+    v
+}

@@ -102,6 +102,11 @@ extern "C" fn kdumprs_purgatory_main() -> ! {
         let start = read_u64(unsafe { &raw const (*p).regions[i].start });
         let len = read_u64(unsafe { &raw const (*p).regions[i].len });
         let mut off = 0u64;
+        // Whole blocks straight from memory (every region is page-sized in practice).
+        // SAFETY: the region is a loaded segment, identity-mapped by the old kernel.
+        if unsafe { h.blocks(start as *const u8, len / 64) } {
+            off = len - len % 64;
+        }
         while off < len {
             // SAFETY: the loader lists only loaded segments, identity-mapped by the old kernel.
             let b = unsafe { core::ptr::read_volatile((start + off) as *const u8) };

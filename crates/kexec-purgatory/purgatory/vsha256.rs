@@ -73,6 +73,42 @@ impl VSha {
             self.set(W + i, v);
             i += 1;
         }
+        self.rounds();
+    }
+
+    /// Hash `nblocks` whole 64-byte blocks read straight from memory at `data`. Only valid on a
+    /// block boundary (no partial block buffered); returns false (doing nothing) otherwise.
+    ///
+    /// # Safety
+    /// `data` must be readable for `nblocks * 64` bytes.
+    pub unsafe fn blocks(&mut self, data: *const u8, nblocks: u64) -> bool {
+        if self.get(USED) != 0 {
+            return false;
+        }
+        let mut n = 0u64;
+        while n < nblocks {
+            let mut i = 0;
+            while i < 16 {
+                // SAFETY: inside the caller's readable range; unaligned reads are fine on x86.
+                let v = unsafe {
+                    core::ptr::read_unaligned(data.add((n * 64) as usize + 4 * i) as *const u32)
+                };
+                self.set(W + i, u32::from_be(v));
+                i += 1;
+            }
+            self.rounds();
+            n += 1;
+        }
+        let bytes = nblocks.wrapping_mul(64);
+        let lo = self.get(TOT_LO) as u64 | ((self.get(TOT_HI) as u64) << 32);
+        let t = lo.wrapping_add(bytes);
+        self.set(TOT_LO, t as u32);
+        self.set(TOT_HI, (t >> 32) as u32);
+        true
+    }
+
+    fn rounds(&mut self) {
+        let mut i = 16;
         while i < 64 {
             let w15 = self.get(W + i - 15);
             let w2 = self.get(W + i - 2);

@@ -88,7 +88,11 @@ mod tests {
         let mut scratch = [0u32; vsha256::SCRATCH_WORDS];
         // SAFETY: scratch is a local array of the required size.
         let mut v = unsafe { vsha256::VSha::new(scratch.as_mut_ptr()) };
-        for &b in data {
+        // Whole blocks through the memory path, the tail byte by byte (as the purgatory does).
+        let whole = data.len() / 64;
+        // SAFETY: data holds at least whole * 64 bytes.
+        assert!(unsafe { v.blocks(data.as_ptr(), whole as u64) });
+        for &b in &data[whole * 64..] {
             v.byte(b);
         }
         v.finish_matches(digest.as_ptr())
