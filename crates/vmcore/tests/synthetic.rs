@@ -163,8 +163,13 @@ fn absurd_headers_are_rejected() {
     ));
     // Not an ELF file at all.
     assert!(matches!(
-        Vmcore::from_bytes(b"KDUMP   xxxxxxxx".to_vec()),
+        Vmcore::from_bytes(b"NOTADUMPxxxxxxxx".to_vec()),
         Err(Error::UnknownFormat(_))
+    ));
+    // A kdump-compressed signature with a truncated header: the backend's error.
+    assert!(matches!(
+        Vmcore::from_bytes(b"KDUMP   xxxxxxxx".to_vec()),
+        Err(Error::Compressed(_))
     ));
     assert!(Vmcore::from_bytes(Vec::new()).is_err());
 }
