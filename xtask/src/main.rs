@@ -1,9 +1,201 @@
-//! `cargo xtask`: setup, lab, fixtures, test, bench, fuzz, demo.
+//! `cargo xtask`: setup, lab, fixtures, test, bench, fuzz, demo. See xtask/README.md.
 
-fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some(cmd) => anyhow::bail!("xtask: `{cmd}` is not implemented yet"),
-        None => anyhow::bail!("usage: cargo xtask <setup|lab|fixtures|test|bench|fuzz|demo>"),
+mod bench;
+mod cpio;
+mod demo;
+mod elf;
+mod fixtures;
+mod fuzz;
+mod initramfs;
+mod kernel;
+mod makedumpfile;
+mod qemu;
+mod qmp;
+mod setup;
+mod test;
+mod util;
+mod vmtests;
+
+use anyhow::{bail, Context, Result};
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage: cargo xtask <command> [options]
+  setup [--fuzz]                 install what everything needs (apt, rustup; --fuzz: cargo-fuzz)
+  lab [--kernel 6.1|6.12] [--mem MiB] [--smp N] [--append ARGS] [--ours] [--kexec] SCENARIO
+                                 boot a guest, run xtask/guest/scenarios/SCENARIO.sh, print results
+  lab --list                     list scenarios and VM tests
+  fixtures [--only NAME] [--force]  build missing fixtures, write manifest.json, print stats
+  test [--quick] [--fuzz SECONDS] [--vm FILTER]
+                                 fmt, clippy, cargo test, VM tests (not with --quick), fuzz smoke
+  demo                           kdump cycle in a 6.1 guest: crash, capture, filter, page table
+  bench                          (stub) benchmarks on the fixtures
+  fuzz [TARGET] [--seconds N]    cargo fuzz run each target (default 60 s)";
+
+fn flag(args: &mut Vec<String>, name: &str) -> bool {
+    match args.iter().position(|a| a == name) {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
     }
+}
+
+fn value(args: &mut Vec<String>, name: &str) -> Result<Option<String>> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => {
+            if i + 1 >= args.len() {
+                bail!("{name} needs a value");
+            }
+            let v = args.remove(i + 1);
+            args.remove(i);
+            Ok(Some(v))
+        }
+        None => Ok(None),
+    }
+}
+
+fn no_more(args: &[String]) -> Result<()> {
+    if !args.is_empty() {
+        bail!("unexpected arguments {args:?}\n{USAGE}");
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<()> {
+    // Everything xtask runs is under test: the host guard refuses kexec/reboot/sysrq.
+    std::env::set_var("KDUMP_RS_TESTING", "1");
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.is_empty() {
+        bail!("{USAGE}");
+    }
+    let cmd = args.remove(0);
+    match cmd.as_str() {
+        "setup" => {
+            let fuzz = flag(&mut args, "--fuzz");
+            no_more(&args)?;
+            let t = Instant::now();
+            setup::setup(setup::Opts { fuzz })?;
+            println!("setup: ok in {:.2} s", t.elapsed().as_secs_f64());
+        }
+        "lab" => lab(args)?,
+        "fixtures" => {
+            let only = value(&mut args, "--only")?;
+            let force = flag(&mut args, "--force");
+            no_more(&args)?;
+            setup::setup(setup::Opts::default())?;
+            let t = Instant::now();
+            let m = fixtures::fixtures(only.as_deref(), force)?;
+            fixtures::print_summary(&m);
+            println!(
+                "fixtures: {} in {} ({:.1} s)",
+                m.fixtures.len(),
+                util::fixtures_dir().display(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        "test" => {
+            let quick = flag(&mut args, "--quick");
+            let fuzz_seconds = value(&mut args, "--fuzz")?
+                .map(|s| s.parse().context("--fuzz SECONDS"))
+                .transpose()?;
+            let vm_filter = value(&mut args, "--vm")?;
+            no_more(&args)?;
+            test::test(test::Opts {
+                quick,
+                fuzz_seconds,
+                vm_filter,
+            })?;
+        }
+        "demo" => {
+            no_more(&args)?;
+            setup::setup(setup::Opts::default())?;
+            demo::demo()?;
+        }
+        "bench" => {
+            setup::setup(setup::Opts::default())?;
+            bench::bench()?;
+        }
+        "fuzz" => {
+            let seconds = value(&mut args, "--seconds")?
+                .map(|s| s.parse().context("--seconds N"))
+                .transpose()?
+                .unwrap_or(60);
+            let target = args.pop();
+            no_more(&args)?;
+            setup::setup(setup::Opts { fuzz: true })?;
+            let n = fuzz::fuzz(target.as_deref(), seconds)?;
+            println!("fuzz: {n} target(s) ran {seconds} s each");
+        }
+        "-h" | "--help" | "help" => println!("{USAGE}"),
+        other => bail!("unknown command `{other}`\n{USAGE}"),
+    }
+    Ok(())
+}
+
+fn lab(mut args: Vec<String>) -> Result<()> {
+    if flag(&mut args, "--list") {
+        println!("scenarios (xtask/guest/scenarios):");
+        let mut names: Vec<String> = std::fs::read_dir(initramfs::guest_assets().join("scenarios"))?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".sh").map(String::from))
+            .collect();
+        names.sort();
+        for n in names {
+            println!("  {n}");
+        }
+        println!("VM tests (cargo xtask test --vm NAME):");
+        for t in vmtests::TESTS {
+            println!("  {:<16} {}", t.name, t.about);
+        }
+        return Ok(());
+    }
+    let series = match value(&mut args, "--kernel")?.as_deref() {
+        None | Some("6.1") => kernel::Series::V6_1,
+        Some("6.12") => kernel::Series::V6_12,
+        Some(o) => bail!("--kernel {o}: expected 6.1 or 6.12"),
+    };
+    let mem = value(&mut args, "--mem")?;
+    let smp = value(&mut args, "--smp")?;
+    let append = value(&mut args, "--append")?;
+    let timeout: u64 = value(&mut args, "--timeout")?
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(600);
+    let ours = flag(&mut args, "--ours");
+    let kexec = flag(&mut args, "--kexec");
+    let scenario = args.pop().context("lab: which SCENARIO? (cargo xtask lab --list)")?;
+    no_more(&args)?;
+    setup::setup(setup::Opts::default())?;
+    let k = kernel::Kernel::get(series)?;
+    let mut spec = qemu::GuestSpec::new(&format!("lab-{scenario}"), &k, &scenario);
+    if let Some(m) = mem {
+        spec.mem_mb = m.parse().context("--mem")?;
+    }
+    if let Some(s) = smp {
+        spec.smp = s.parse().context("--smp")?;
+    }
+    spec.append = append.unwrap_or_default();
+    spec.initramfs = initramfs::Spec {
+        ours,
+        kexec_payload: kexec,
+        extra: Vec::new(),
+    };
+    spec.disks = vec![qemu::Disk::Blank {
+        name: "vda".into(),
+        mib: 256,
+    }];
+    let g = vmtests::run_scenario(spec, Duration::from_secs(timeout))?;
+    for (k, v) in g.results() {
+        println!("{k} = {v}");
+    }
+    println!("lab: scenario {scenario} passed; serial log {}", g.serial.display());
+    Ok(())
 }

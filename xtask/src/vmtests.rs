@@ -1,0 +1,138 @@
+//! The registry of VM tests that `cargo xtask test` runs (one guest at a time).
+//!
+//! To add one: write `xtask/guest/scenarios/NAME.sh` (it runs inside the guest with the helpers
+//! of xtask/guest/init.sh: `result KEY VALUE`, `mark TEXT`, `karg NAME DEFAULT`, `workload`,
+//! `meminfo`; its exit code is reported as `KDUMPRS-DONE scenario=NAME rc=N`), then add a
+//! [`VmTest`] below whose function boots it with [`run_scenario`] and asserts on
+//! [`Guest::results`], the serial log or the disks.
+
+use crate::fixtures::{self, Source};
+use crate::initramfs;
+use crate::kernel::{Kernel, Series};
+use crate::qemu::{Guest, GuestSpec};
+use anyhow::{bail, ensure, Context, Result};
+use std::time::Duration;
+
+/// One VM test.
+pub struct VmTest {
+    /// Name, for `cargo xtask test --vm NAME` and the summary.
+    pub name: &'static str,
+    /// What it checks.
+    pub about: &'static str,
+    /// The test.
+    pub run: fn() -> Result<()>,
+}
+
+/// Every VM test, in the order they run.
+pub const TESTS: &[VmTest] = &[
+    VmTest {
+        name: "boot-6.1",
+        about: "6.1 guest boots, guard marker set, our static binaries run",
+        run: || hello(Series::V6_1),
+    },
+    VmTest {
+        name: "boot-6.12",
+        about: "6.12 guest boots, guard marker set, our static binaries run",
+        run: || hello(Series::V6_12),
+    },
+    VmTest {
+        name: "kdump-fixtures",
+        about: "the kdump fixtures (crash in a guest, capture of /proc/vmcore) are complete and consistent",
+        run: kdump_fixtures,
+    },
+];
+
+/// Boot `spec`, wait up to `timeout` for `KDUMPRS-DONE scenario=<scenario>` with rc=0 and for
+/// QEMU to exit; return the guest for assertions (its serial log and disks stay readable).
+pub fn run_scenario(spec: GuestSpec, timeout: Duration) -> Result<Guest> {
+    let scenario = spec.scenario.clone();
+    let mut g = Guest::boot(spec)?;
+    let done = g.wait_for(&format!("KDUMPRS-DONE scenario={scenario} "), timeout)?;
+    if !done.contains(" rc=0 ") {
+        return Err(g.fail(format!("scenario {scenario} failed: {done}")));
+    }
+    g.wait_exit(Duration::from_secs(30))?;
+    Ok(g)
+}
+
+fn hello(series: Series) -> Result<()> {
+    let k = Kernel::get(series)?;
+    let mut spec = GuestSpec::new(&format!("hello-{}", series.name()), &k, "hello");
+    spec.initramfs = initramfs::Spec {
+        ours: true,
+        ..Default::default()
+    };
+    let g = run_scenario(spec, Duration::from_secs(240))?;
+    let r = g.results();
+    let want = [
+        ("guest_env", "1"),
+        ("cmdline_token", "1"),
+        ("kexec-load_help_rc", "0"),
+        ("dumpfilter_help_rc", "0"),
+        ("kdump_help_rc", "0"),
+        ("vmcoreinfo_fw_cfg", "1"),
+    ];
+    for (key, value) in want {
+        if r.get(key).map(String::as_str) != Some(value) {
+            return Err(g.fail(format!("expected {key}={value}, got {:?}", r.get(key))));
+        }
+    }
+    if r.get("kernel") != Some(&k.abi) {
+        return Err(g.fail(format!("guest runs {:?}, not {}", r.get("kernel"), k.abi)));
+    }
+    Ok(())
+}
+
+fn kdump_fixtures() -> Result<()> {
+    let m = fixtures::load_manifest()?.context("no fixture manifest (run cargo xtask fixtures)")?;
+    let kdumps: Vec<_> = m
+        .fixtures
+        .iter()
+        .filter(|f| f.source == Source::Kdump)
+        .collect();
+    ensure!(kdumps.len() >= 2, "expected kdump fixtures for 6.1 and 6.12");
+    for f in kdumps {
+        let log = std::fs::read_to_string(fixtures::abs(&f.serial_log))?;
+        for marker in [
+            "KDUMPRS-CRASH",
+            "KDUMPRS-CAPTURE",
+            "KDUMPRS-DONE scenario=capture-raw rc=0",
+        ] {
+            ensure!(log.contains(marker), "{}: serial log lacks {marker}", f.name);
+        }
+        let want: u64 = crate::qemu::parse_results(&log)
+            .get("vmcore_size")
+            .and_then(|s| s.parse().ok())
+            .context("no vmcore_size")?;
+        let size = std::fs::metadata(fixtures::abs(&f.vmcore))?.len();
+        ensure!(size == want, "{}: vmcore {size} bytes, guest said {want}", f.name);
+        let info = crate::elf::vmcoreinfo(&fixtures::abs(&f.vmcore))?
+            .with_context(|| format!("{}: no VMCOREINFO", f.name))?;
+        ensure!(
+            crate::elf::vmcoreinfo_value(&info, "OSRELEASE") == Some(f.kernel_abi.as_str()),
+            "{}: OSRELEASE mismatch",
+            f.name
+        );
+        let meminfo = std::fs::read_to_string(fixtures::abs(&f.meminfo))?;
+        ensure!(meminfo.contains("MemTotal:"), "{}: meminfo", f.name);
+        let d31 = f
+            .references
+            .iter()
+            .find(|r| r.name == "d31")
+            .and_then(|r| r.stats.clone())
+            .context("no d31 stats")?;
+        let (Some(total), Some(rem), Some(free)) = (d31.total, d31.remaining, d31.free) else {
+            bail!("{}: incomplete d31 statistics", f.name);
+        };
+        ensure!(
+            rem > 0 && free > 0 && rem < total,
+            "{}: implausible d31 stats {d31:?}",
+            f.name
+        );
+        eprintln!(
+            "  {}: {} bytes, {} paging levels, d31 keeps {rem} of {total} pages",
+            f.name, size, f.paging_levels
+        );
+    }
+    Ok(())
+}
