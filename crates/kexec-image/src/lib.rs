@@ -37,6 +37,7 @@ pub mod crash;
 pub mod elf_kernel;
 pub mod guard;
 pub mod layout;
+pub mod machine;
 pub mod memmap;
 pub mod plan;
 pub mod state;
