@@ -1,0 +1,225 @@
+//! On real 6.1 vmcores: bitmap 2 and every statistic equal makedumpfile 1.7.2's, at dump
+//! levels 0, 1, 2, 4, 8, 16 and 31.
+//!
+//! Inputs, first found wins:
+//! 1. the fixtures manifest (`$KDUMP_RS_FIXTURES/manifest.json`, default
+//!    `~/.cache/kdump-rs/fixtures/manifest.json`): every 6.1 fixture's `dN-lzo` references;
+//! 2. `PF_VMCORE=<elf vmcore>` and `PF_REF_DIR=<dir>` holding `dN.kdump` + `dN.log` made with
+//!    `makedumpfile -l -d N --message-level 31 VMCORE dN.kdump > dN.log 2>&1`.
+//!
+//! Without either, the test prints why and passes without checking anything.
+
+use std::path::{Path, PathBuf};
+
+use page_filter::{is_zero_page, DumpLevel, FilterConfig, PageFilter, Stats};
+use vmcore::PhysMemory;
+
+const LEVELS: [u8; 7] = [0, 1, 2, 4, 8, 16, 31];
+
+struct Case {
+    name: String,
+    vmcore: PathBuf,
+    level: u8,
+    kdump: PathBuf,
+    log: PathBuf,
+}
+
+fn manifest_cases() -> Result<Vec<Case>, String> {
+    let dir = match std::env::var_os("KDUMP_RS_FIXTURES") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").ok_or("HOME unset")?)
+            .join(".cache/kdump-rs/fixtures"),
+    };
+    let path = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("no fixtures manifest at {}: {e}", path.display()))?;
+    let m: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for f in m["fixtures"].as_array().into_iter().flatten() {
+        if f["series"].as_str() != Some("6.1") {
+            continue;
+        }
+        let Some(vm) = f["vmcore_for_makedumpfile"].as_str() else {
+            continue;
+        };
+        for r in f["references"].as_array().into_iter().flatten() {
+            let Some(name) = r["name"].as_str() else {
+                continue;
+            };
+            let Some(level) = name
+                .strip_prefix('d')
+                .and_then(|n| n.strip_suffix("-lzo"))
+                .and_then(|n| n.parse::<u8>().ok())
+            else {
+                continue;
+            };
+            let (Some(p), Some(log)) = (r["path"].as_str(), r["log"].as_str()) else {
+                continue;
+            };
+            out.push(Case {
+                name: format!("{}/{name}", f["name"].as_str().unwrap_or("?")),
+                vmcore: dir.join(vm),
+                level,
+                kdump: dir.join(p),
+                log: dir.join(log),
+            });
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{} lists no 6.1 dN-lzo references", path.display()));
+    }
+    Ok(out)
+}
+
+fn env_cases() -> Result<Vec<Case>, String> {
+    let vm = std::env::var_os("PF_VMCORE").ok_or("PF_VMCORE unset")?;
+    let dir = PathBuf::from(std::env::var_os("PF_REF_DIR").ok_or("PF_REF_DIR unset")?);
+    Ok(LEVELS
+        .iter()
+        .map(|&l| Case {
+            name: format!("PF_REF_DIR/d{l}"),
+            vmcore: PathBuf::from(&vm),
+            level: l,
+            kdump: dir.join(format!("d{l}.kdump")),
+            log: dir.join(format!("d{l}.log")),
+        })
+        .filter(|c| c.kdump.exists() && c.log.exists())
+        .collect())
+}
+
+/// makedumpfile's report, parsed from its log.
+fn parse_report(log: &str) -> Stats {
+    let get = |label: &str| -> u64 {
+        log.split(['\n', '\r'])
+            .filter_map(|l| l.trim().strip_prefix(label))
+            .filter_map(|r| r.trim_start().strip_prefix(':'))
+            .filter_map(|v| u64::from_str_radix(v.trim().trim_start_matches("0x"), 16).ok())
+            .next()
+            .unwrap_or_else(|| panic!("no '{label}' in makedumpfile's log"))
+    };
+    Stats {
+        zero: get("Pages filled with zero"),
+        cache: get("Non-private cache pages"),
+        cache_private: get("Private cache pages"),
+        user: get("User process data pages"),
+        free: get("Free pages"),
+        hwpoison: get("Hwpoison pages"),
+        offline: get("Offline pages"),
+        memory_hole: get("Memory Hole"),
+        total: get("Total pages"),
+        ..Stats::default()
+    }
+}
+
+/// Bitmap 2 of a kdump-compressed file and its max_mapnr.
+fn reference_bitmap2(path: &Path) -> (Vec<u8>, u64) {
+    let data = std::fs::read(path).expect("reference file");
+    let i32_at = |o: usize| i32::from_le_bytes(data[o..o + 4].try_into().unwrap());
+    let u32_at = |o: usize| u32::from_le_bytes(data[o..o + 4].try_into().unwrap());
+    assert_eq!(&data[..8], b"KDUMP   ");
+    let bs = i32_at(428) as usize;
+    let sub = i32_at(432) as usize;
+    let blocks = u32_at(436) as usize;
+    let max_mapnr = u64::from(u32_at(440));
+    let start = (1 + sub) * bs + blocks * bs / 2;
+    (data[start..start + blocks * bs / 2].to_vec(), max_mapnr)
+}
+
+#[test]
+fn bitmaps_and_stats_equal_makedumpfile_on_6_1() {
+    let cases = match manifest_cases() {
+        Ok(c) => c,
+        Err(why) => match env_cases() {
+            Ok(c) if !c.is_empty() => c,
+            Ok(_) => {
+                eprintln!("SKIP: {why}; PF_REF_DIR has no dN.kdump/dN.log pairs");
+                return;
+            }
+            Err(why2) => {
+                eprintln!("SKIP: {why}; and {why2}");
+                return;
+            }
+        },
+    };
+    println!(
+        "{:<28} {:>5} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9} {:>7} {:>8}  bitmap2",
+        "case",
+        "level",
+        "zero",
+        "cache",
+        "private",
+        "user",
+        "free",
+        "hwpoison+off",
+        "remaining",
+        "holes",
+        "total"
+    );
+    let mut opened: Option<(PathBuf, vmcore::Vmcore)> = None;
+    for c in &cases {
+        if opened.as_ref().is_none_or(|(p, _)| p != &c.vmcore) {
+            let v = vmcore::Vmcore::open(&c.vmcore).expect("open vmcore");
+            opened = Some((c.vmcore.clone(), v));
+        }
+        let Some((_, dump)) = opened.as_ref() else {
+            unreachable!()
+        };
+        let level = DumpLevel::new(c.level).unwrap();
+        let mut f = PageFilter::from_vmcore(dump, FilterConfig::new(level)).expect("filter");
+        let mut ours = Vec::new();
+        let mut zero = 0u64;
+        let mut page = vec![0u8; 4096];
+        while let Some(w) = f.next_window().expect("window") {
+            ours.extend_from_slice(w.bitmap2);
+            if level.has(DumpLevel::ZERO) {
+                // What the writer does while copying: test every dumped page's content.
+                for pfn in w.dumped_pfns() {
+                    if dump.read_page(pfn, &mut page).is_ok() && is_zero_page(&page) {
+                        zero += 1;
+                    }
+                }
+            }
+        }
+        let mut stats = *f.stats();
+        stats.zero = zero;
+        let (theirs, max_mapnr) = reference_bitmap2(&c.kdump);
+        assert_eq!(f.max_pfn(), max_mapnr, "{}: max pfn", c.name);
+        let n = ours.len();
+        let differing = ours
+            .iter()
+            .zip(&theirs[..n])
+            .filter(|(a, b)| a != b)
+            .count();
+        assert!(
+            theirs[n..].iter().all(|&b| b == 0),
+            "{}: reference bitmap has bits past max pfn",
+            c.name
+        );
+        let want = parse_report(&std::fs::read_to_string(&c.log).expect("log"));
+        println!(
+            "{:<28} {:>5} {:>7} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9} {:>7} {:>8}  {}",
+            c.name,
+            c.level,
+            stats.zero,
+            stats.cache,
+            stats.cache_private,
+            stats.user,
+            stats.free,
+            stats.hwpoison + stats.offline,
+            stats.remaining(),
+            stats.memory_hole,
+            stats.total,
+            if differing == 0 {
+                "identical".to_string()
+            } else {
+                format!("{differing} bytes differ")
+            }
+        );
+        assert_eq!(differing, 0, "{}: bitmap 2 differs", c.name);
+        let mut want_cmp = want;
+        want_cmp.present = stats.present;
+        want_cmp.unreadable_struct_pages = 0;
+        assert_eq!(stats, want_cmp, "{}: statistics", c.name);
+    }
+}
