@@ -223,6 +223,34 @@ impl Options {
         self.dump_levels.first().copied().unwrap_or(0)
     }
 
+    /// The message level in effect, as makedumpfile computes it: `--message-level` (default
+    /// 7), plus 8 with `-D` and 16 with `--show-stats`; `--check-params` forces 7.
+    pub fn effective_message_level(&self) -> u8 {
+        if self.check_params {
+            return DEFAULT_MESSAGE_LEVEL;
+        }
+        let mut level = self.message_level.unwrap_or(DEFAULT_MESSAGE_LEVEL);
+        if self.debug {
+            level |= 8;
+        }
+        if self.show_stats {
+            level |= 16;
+        }
+        level
+    }
+
+    /// Refuses the makedumpfile options dumpfilter does not carry out, naming the first one
+    /// and why (callers must not ignore them silently).
+    pub fn check_supported(&self) -> Result<(), OptionsError> {
+        match self.unsupported.first() {
+            Some(u) => Err(OptionsError::Unsupported {
+                option: u.option.clone(),
+                reason: u.reason(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The options we added that makedumpfile does not know (`--lz4`, `--stats-json`), so a
     /// `core_collector makedumpfile ...` line can be refused when it uses them.
     pub fn extensions(&self) -> Vec<&'static str> {
@@ -456,6 +484,14 @@ pub enum OptionsError {
     /// An option that makes no sense in a kdump.conf `core_collector` line.
     #[error("{option} cannot be used in a core_collector line: {reason}")]
     NotForCollector {
+        /// The option.
+        option: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A makedumpfile option dumpfilter does not implement (from [`Options::check_supported`]).
+    #[error("{option} is not supported by dumpfilter: {reason}")]
+    Unsupported {
         /// The option.
         option: String,
         /// Why.

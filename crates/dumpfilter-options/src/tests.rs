@@ -325,3 +325,24 @@ fn usage_mentions_every_supported_option() {
         assert!(u.contains(o), "{o}");
     }
 }
+
+#[test]
+fn message_level_and_unsupported_helpers() {
+    assert_eq!(ok(&["a", "b"]).effective_message_level(), 7);
+    assert_eq!(
+        ok(&["-D", "--show-stats", "--message-level", "1", "a", "b"]).effective_message_level(),
+        25
+    );
+    assert_eq!(
+        ok(&["--check-params", "--message-level", "31", "a", "b"]).effective_message_level(),
+        7
+    );
+    assert_eq!(ok(&["a", "b"]).check_supported(), Ok(()));
+    assert_eq!(
+        ok(&["-i", "info", "a", "b"])
+            .check_supported()
+            .unwrap_err()
+            .to_string(),
+        "-i is not supported by dumpfilter: dumpfilter reads VMCOREINFO from the dump itself"
+    );
+}
