@@ -13,6 +13,8 @@ use crate::qemu::{Guest, GuestSpec};
 use anyhow::{bail, ensure, Context, Result};
 use std::time::Duration;
 
+mod kexec;
+
 /// One VM test.
 pub struct VmTest {
     /// Name, for `cargo xtask test --vm NAME` and the summary.
@@ -39,6 +41,46 @@ pub const TESTS: &[VmTest] = &[
         name: "kdump-fixtures",
         about: "the kdump fixtures (crash in a guest, capture of /proc/vmcore) are complete and consistent",
         run: kdump_fixtures,
+    },
+    VmTest {
+        name: "kexec-c-6.1",
+        about: "kexec-load -l/-u/-p/-p -u, then -c -e boots 6.1",
+        run: || kexec::load_exec(Series::V6_1, 'c'),
+    },
+    VmTest {
+        name: "kexec-s-6.1",
+        about: "kexec-load -s (kexec_file_load) -e boots 6.1",
+        run: || kexec::load_exec(Series::V6_1, 's'),
+    },
+    VmTest {
+        name: "kexec-corrupt-6.1",
+        about: "a purgatory with a bad digest does not boot (6.1)",
+        run: || kexec::corrupt_digest(Series::V6_1),
+    },
+    VmTest {
+        name: "kexec-panic-6.1",
+        about: "kexec-load -p -c: capture kernel, vmcore, makedumpfile (6.1)",
+        run: || kexec::panic_capture(Series::V6_1, 'c'),
+    },
+    VmTest {
+        name: "kexec-c-6.12",
+        about: "kexec-load -l/-u/-p/-p -u, then -c -e boots 6.12",
+        run: || kexec::load_exec(Series::V6_12, 'c'),
+    },
+    VmTest {
+        name: "kexec-s-6.12",
+        about: "kexec-load -s (kexec_file_load) -e boots 6.12",
+        run: || kexec::load_exec(Series::V6_12, 's'),
+    },
+    VmTest {
+        name: "kexec-corrupt-6.12",
+        about: "a purgatory with a bad digest does not boot (6.12)",
+        run: || kexec::corrupt_digest(Series::V6_12),
+    },
+    VmTest {
+        name: "kexec-panic-6.12",
+        about: "kexec-load -p -c: capture kernel, vmcore, makedumpfile (6.12)",
+        run: || kexec::panic_capture(Series::V6_12, 'c'),
     },
 ];
 
