@@ -118,17 +118,22 @@ impl FileChange {
 
 // ---------------------------------------------------------------- command-line tokens
 
+/// Whitespace as the kernel's `isspace()` sees it (space, \t, \n, \v, \f, \r).
+fn is_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
 fn tokens(s: &str) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i].is_ascii_whitespace() {
+        if is_ws(b[i] as char) {
             i += 1;
             continue;
         }
         let st = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() {
+        while i < b.len() && !is_ws(b[i] as char) {
             i += 1;
         }
         out.push((st, i));
@@ -149,12 +154,12 @@ fn remove_spans(s: &str, drop: &[(usize, usize)]) -> String {
         let mut cut_from = st;
         let mut cut_to = en;
         let before = &s[pos..st];
-        let ws = before.len() - before.trim_end().len();
+        let ws = before.len() - before.trim_end_matches(is_ws).len();
         if st - ws > 0 && ws > 0 {
             cut_from = st - ws;
         } else {
             let after = &s[en..];
-            cut_to = en + (after.len() - after.trim_start().len());
+            cut_to = en + (after.len() - after.trim_start_matches(is_ws).len());
         }
         out.push_str(&s[pos..cut_from.max(pos)]);
         pos = cut_to;
@@ -186,7 +191,7 @@ pub fn set_in_args(args: &str, value: &str) -> String {
             remove_spans(&s, &rest)
         }
         None => {
-            let body = args.trim_end();
+            let body = args.trim_end_matches(is_ws);
             let trail = &args[body.len()..];
             if body.is_empty() {
                 format!("{new_tok}{trail}")
@@ -234,14 +239,13 @@ pub fn edit_grub_legacy(path: &Path, text: &str, value: &str) -> Result<String, 
     let mut default = 0usize;
     let mut titles = Vec::new();
     for (n, l) in lines.iter().enumerate() {
-        let t = l.trim();
-        let word = t.split(|c: char| c.is_whitespace() || c == '=').next();
+        let t = l.trim_matches(is_ws);
+        let word = t.split(|c: char| is_ws(c) || c == '=').next();
         match word {
             Some("title") => titles.push(n),
             Some("default") if titles.is_empty() => {
-                let v = t["default".len()..]
-                    .trim_start_matches(|c: char| c.is_whitespace() || c == '=');
-                default = v.trim().parse().unwrap_or(0);
+                let v = t["default".len()..].trim_start_matches(|c: char| is_ws(c) || c == '=');
+                default = v.trim_matches(is_ws).parse().unwrap_or(0);
             }
             _ => {}
         }
@@ -258,7 +262,7 @@ pub fn edit_grub_legacy(path: &Path, text: &str, value: &str) -> Result<String, 
     };
     let end = titles.get(default + 1).copied().unwrap_or(lines.len());
     let kline = (first + 1..end)
-        .find(|&n| lines[n].split_whitespace().next() == Some("kernel"))
+        .find(|&n| lines[n].split(is_ws).find(|w| !w.is_empty()) == Some("kernel"))
         .ok_or_else(|| fmt_err(first + 1, "the default entry has no `kernel` line".into()))?;
     let (body, eol) = split_eol(lines[kline]);
     // kernel PATH ARGS...: keep everything up to the end of PATH.
@@ -289,11 +293,8 @@ pub fn edit_grub_legacy(path: &Path, text: &str, value: &str) -> Result<String, 
 
 /// Like [`set_in_args`] for the text after a path or keyword: keeps a leading separator.
 fn set_in_args_keep_sep(rest: &str, value: &str) -> String {
-    if rest.trim().is_empty() {
-        format!(
-            " crashkernel={value}{}",
-            rest.trim_start_matches([' ', '\t'])
-        )
+    if rest.trim_matches(is_ws).is_empty() {
+        format!(" crashkernel={value}{}", rest.trim_start_matches(is_ws))
     } else {
         set_in_args(rest, value)
     }
@@ -312,7 +313,7 @@ fn shell_value(
     line: &str,
     key: &str,
 ) -> Result<Option<ShellValue>, BootError> {
-    let t = line.trim_start();
+    let t = line.trim_start_matches(is_ws);
     let lead = line.len() - t.len();
     let Some(rest) = t.strip_prefix(key).and_then(|r| r.strip_prefix('=')) else {
         return Ok(None);
@@ -342,7 +343,7 @@ fn shell_value(
         }
         _ => {
             let len = body
-                .find(|c: char| c.is_whitespace() || c == '#' || c == ';')
+                .find(|c: char| is_ws(c) || c == '#' || c == ';')
                 .unwrap_or(body.len());
             if body[..len].contains(['\\', '$', '`', '"', '\'']) {
                 return Err(bad(
@@ -363,7 +364,7 @@ pub fn edit_default_grub(path: &Path, text: &str, value: &str) -> Result<String,
     let mut lines: Vec<String> = text.split_inclusive('\n').map(String::from).collect();
     let mut last_linux = None;
     for (n, l) in lines.iter().enumerate() {
-        if l.trim_start().starts_with('#') {
+        if l.trim_start_matches(is_ws).starts_with('#') {
             continue;
         }
         if let Some(v) = shell_value(path, n, l, "GRUB_CMDLINE_LINUX")? {
@@ -371,7 +372,7 @@ pub fn edit_default_grub(path: &Path, text: &str, value: &str) -> Result<String,
         }
     }
     for (n, line) in lines.iter_mut().enumerate() {
-        if line.trim_start().starts_with('#') {
+        if line.trim_start_matches(is_ws).starts_with('#') {
             continue;
         }
         if let Some(v) = shell_value(path, n, line, "GRUB_CMDLINE_LINUX_DEFAULT")? {
@@ -389,7 +390,7 @@ pub fn edit_default_grub(path: &Path, text: &str, value: &str) -> Result<String,
             let l = &lines[n];
             lines[n] = match v.quote {
                 Some(_) => format!("{}{}{}", &l[..v.start], new_inner, &l[v.end..]),
-                None if new_inner.contains(char::is_whitespace) => {
+                None if new_inner.contains(is_ws) => {
                     format!("{}\"{}\"{}", &l[..v.start], new_inner, &l[v.end..])
                 }
                 None => format!("{}{}{}", &l[..v.start], new_inner, &l[v.end..]),
@@ -412,15 +413,15 @@ pub fn edit_bls(path: &Path, text: &str, value: &str) -> Result<String, BootErro
     let _ = path;
     let mut lines: Vec<String> = text.split_inclusive('\n').map(String::from).collect();
     let opt = lines.iter().position(|l| {
-        let t = l.trim_start();
+        let t = l.trim_start_matches(is_ws);
         t.strip_prefix("options")
-            .is_some_and(|r| r.is_empty() || r.starts_with(char::is_whitespace))
+            .is_some_and(|r| r.is_empty() || r.starts_with(is_ws))
     });
     match opt {
         Some(n) => {
             let l = lines[n].clone();
             let (body, eol) = split_eol(&l);
-            let lead = body.len() - body.trim_start().len();
+            let lead = body.len() - body.trim_start_matches(is_ws).len();
             let kw_end = lead + "options".len();
             lines[n] = format!(
                 "{}{}{}",
@@ -647,5 +648,14 @@ mod tests {
         assert_eq!(remove_from_args("crashkernel=1 quiet"), "quiet");
         assert_eq!(remove_from_args("quiet crashkernel=1"), "quiet");
         assert_eq!(remove_from_args("crashkernel=1"), "");
+    }
+
+    #[test]
+    fn fuzz_regressions() {
+        // A vertical tab is whitespace to the kernel: the second edit must not absorb it.
+        for args in ["\x0b", "a\x0bb", "\x0ccrashkernel=1\x0b"] {
+            let once = set_in_args(args, "1G");
+            assert_eq!(set_in_args(&once, "1G"), once, "{args:?}");
+        }
     }
 }

@@ -250,3 +250,36 @@ fn real_debian_kernel_header() {
     );
     assert_eq!(k.alignment, Some(0x200000));
 }
+
+/// Values from a real boot of the lab's Debian 6.1 guest (1 GiB, `crashkernel=192M`), from its
+/// serial log: the BIOS-e820 usable ranges, "Reserving 192MB of memory at 816MB for
+/// crashkernel (System RAM: 1023MB)" and the /proc/iomem line `33000000-3effffff : Crash
+/// kernel`. The fixture is /proc/iomem rebuilt from those lines.
+#[test]
+fn real_6_1_guest_reservation() {
+    let t = TempRoot::new("real61");
+    t.put(
+        "/proc/cmdline",
+        "console=ttyS0 panic=-1 crashkernel=192M kvmlab=kdump\n",
+    );
+    t.put(
+        "/proc/iomem",
+        common::fixture("iomem-6.1-guest-crashkernel-192M"),
+    );
+    t.put("/proc/sys/kernel/osrelease", "6.1.0-56-amd64\n");
+    t.put("/sys/kernel/kexec_crash_size", "201326592\n");
+    t.put("/sys/kernel/kexec_crash_loaded", "1\n");
+    let st = Status::gather(&SysRoot::new(t.path()), None, None).unwrap();
+    // The kernel printed "System RAM: 1023MB" (memblock, whole pages: 1048032 KiB); the
+    // /proc/iomem sum differs only by the partial page below 0x9fc00.
+    assert_eq!(st.system_ram / MIB, 1023);
+    assert!((st.system_ram as i64 - 1_048_032 * 1024).abs() < 4096);
+    assert_eq!(st.requested.as_ref().unwrap().main.size, 192 * MIB);
+    assert_eq!(st.reserved(), 192 * MIB);
+    // "at 816MB"
+    assert_eq!(st.iomem_ranges[0].start, 816 * MIB);
+    assert_eq!(st.iomem_ranges[0].len(), 192 * MIB);
+    assert!(st
+        .to_string()
+        .contains("/proc/iomem:      Crash kernel 0x33000000-0x3effffff (192.0 MiB)"));
+}
