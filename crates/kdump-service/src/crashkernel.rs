@@ -131,7 +131,7 @@ pub enum ParseErrorKind {
 #[non_exhaustive]
 pub enum SelectError {
     /// No range contains the (rounded) RAM size: the kernel reserves nothing.
-    #[error("no range matches {ram_rounded} bytes of RAM (rounded up to 128 MiB)")]
+    #[error("no range matches {} of RAM (rounded up to 128 MiB)", format_mib(*ram_rounded))]
     NoRangeMatches {
         /// RAM after rounding.
         ram_rounded: u64,
@@ -153,7 +153,7 @@ pub enum SelectError {
     #[error("the selected size is zero")]
     Zero,
     /// The selected size is not below the RAM size.
-    #[error("size {size} is not below the RAM size {ram}")]
+    #[error("size {} is not below the RAM size {}", format_mib(*size), format_mib(*ram))]
     NotBelowRam {
         /// Selected size.
         size: u64,
@@ -334,6 +334,9 @@ impl Crashkernel {
                     })
                 }
                 Some(b',') => Err(e(i, Self::suffix_kind(b, i))),
+                // `START-END` without `:SIZE`: the kernel rejects it as a simple value too, but
+                // the range parser says what is missing.
+                Some(b'-') => Self::parse_ranges(b, base),
                 Some(_) => Err(e(i, unexpected_at(b, i))),
             }
         }

@@ -29,3 +29,8 @@ pub mod sysinfo;
 
 /// Where dumps go when kdump.conf has no `path` directive.
 pub const DEFAULT_DUMP_DIR: &str = "/var/crash";
+
+/// The README's examples, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

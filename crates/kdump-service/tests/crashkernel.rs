@@ -178,6 +178,8 @@ fn errors_name_the_column() {
         ("128M@16Mx", 9, ParseErrorKind::Unexpected('x')),
         ("128M,foo", 5, ParseErrorKind::UnknownSuffix(",foo".into())),
         ("1G-4G192M:x", 6, ParseErrorKind::ExpectedColon),
+        ("1G-4G192M", 6, ParseErrorKind::ExpectedColon),
+        ("1G-", 4, ParseErrorKind::ExpectedNumber),
         ("1G:128M", 3, ParseErrorKind::ExpectedDash),
         ("4G-1G:128M", 4, ParseErrorKind::EndNotAfterStart),
         ("1G-:128M,", 10, ParseErrorKind::ExpectedNumber),
