@@ -70,6 +70,18 @@ pub fn parse_assignments(text: &str) -> (Vec<Assignment>, Vec<Diagnostic>) {
     };
     let mut out = Vec::new();
     let mut diags = Vec::new();
+    if let Some(i) = text.find("\r\n") {
+        let line = text[..i].matches('\n').count() + 1;
+        let column = text[..i]
+            .rsplit('\n')
+            .next()
+            .map_or(0, |l| l.chars().count())
+            + 1;
+        diags.push(Diagnostic::warning(
+            Span { line, column },
+            "DOS line endings: a shell keeps the carriage return in the values; it is dropped here",
+        ));
+    }
     loop {
         s.skip_blanks();
         let Some(c) = s.peek() else { break };

@@ -159,7 +159,8 @@ fn parse_line(number: usize, text: &str) -> LineKind {
     let mut comment = None;
     if let Some(h) = value.find('#') {
         comment = Some(text[value_off + h..].trim_end_matches(is_blank).to_string());
-        value = value[..h].trim_end_matches(is_blank);
+        // kdumpctl trims what precedes the `#` with [[:space:]] (CR, VT and FF too)
+        value = value[..h].trim_end_matches(is_space);
     }
     let mut quoted = false;
     if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {

@@ -109,3 +109,17 @@ fn kdump_tools_targets_and_defaults() {
     assert!(msgs[0].starts_with("f:1:1: error: SSH=\"nohost\": expected USER@HOST"));
     assert!(msgs[1].starts_with("f:2:1: error: MAKEDUMP_ARGS: option -d: expected a dump level"));
 }
+
+#[test]
+fn dos_line_endings_warn_once() {
+    let (a, d) = parse_assignments("A=1\r\nB=\"2\"\r\n");
+    assert_eq!(
+        a.iter().map(|a| a.value.as_str()).collect::<Vec<_>>(),
+        ["1", "2"]
+    );
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].span.line, d[0].span.column, d[0].severity),
+        (1, 4, Severity::Warning)
+    );
+}
