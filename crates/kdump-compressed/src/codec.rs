@@ -178,13 +178,12 @@ impl PageCompressor {
         let size = match self.codec {
             Codec::None => return Ok((page, 0)),
             Codec::Lzo => {
-                let mut out = std::mem::take(&mut self.out);
-                if let Some(l) = self.lzo.as_mut() {
-                    l.compress(page, &mut out);
+                let l = self.lzo.as_mut().ok_or(CodecError::UnknownFlags(0))?;
+                let c = l.compress_to_slice(page);
+                if c.len() < n {
+                    return Ok((c, Codec::Lzo.flag()));
                 }
-                let len = out.len();
-                self.out = out;
-                len
+                return Ok((page, 0));
             }
             Codec::Zlib => {
                 let d = self.deflate.as_mut().ok_or(CodecError::UnknownFlags(0))?;

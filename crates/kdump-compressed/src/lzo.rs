@@ -48,8 +48,10 @@ pub enum LzoError {
 const MAX_DISTANCE: usize = 0xbfff;
 const M2_MAX_DISTANCE: usize = 0x800;
 const M3_MAX_DISTANCE: usize = 0x4000;
-const HASH_LOG: u32 = 13;
+const HASH_LOG: u32 = 12;
 const MIN_MATCH: usize = 4;
+/// Misses before the search step grows by one byte (log2).
+const SKIP_SHIFT: u32 = 5;
 
 /// Worst-case compressed size for `n` input bytes.
 pub const fn max_compressed_len(n: usize) -> usize {
@@ -59,7 +61,10 @@ pub const fn max_compressed_len(n: usize) -> usize {
 /// A reusable LZO1X-1 compressor (owns its hash table; one per thread).
 #[derive(Clone)]
 pub struct LzoCompressor {
-    table: Vec<u32>,
+    table: Box<[u32; 1 << HASH_LOG]>,
+    base: u32,
+    buf: Vec<u8>,
+    win: Box<[u8; WINDOW + WINDOW_PAD]>,
 }
 
 impl Default for LzoCompressor {
@@ -75,96 +80,163 @@ impl std::fmt::Debug for LzoCompressor {
 }
 
 #[inline(always)]
-fn read32(b: &[u8], i: usize) -> u32 {
-    match b.get(i..i + 4) {
-        Some(s) => u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
-        None => 0,
-    }
-}
-
-#[inline(always)]
-fn read64(b: &[u8], i: usize) -> u64 {
-    match b.get(i..i + 8) {
-        Some(s) => u64::from_le_bytes([s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]),
-        None => 0,
-    }
-}
-
-#[inline(always)]
 fn hash(v: u32) -> usize {
     (v.wrapping_mul(2_654_435_761) >> (32 - HASH_LOG)) as usize
 }
 
-/// Append the variable-length tail of a length that did not fit in the instruction.
+/// Output cursor over a buffer known to be at least [`max_compressed_len`] long.
+struct Out<'a> {
+    b: &'a mut [u8],
+    n: usize,
+}
+
+impl Out<'_> {
+    #[inline(always)]
+    fn push(&mut self, v: u8) {
+        if let Some(slot) = self.b.get_mut(self.n) {
+            *slot = v;
+        }
+        self.n += 1;
+    }
+    /// Copy literals 16 bytes at a time when both buffers have room past the end.
+    #[inline(always)]
+    fn copy_literals(&mut self, v: &[u8], src: &[u8], from: usize) {
+        let n = v.len();
+        let rounded = (n + 15) & !15;
+        if n <= 64 && from + rounded <= src.len() && self.n + rounded <= self.b.len() {
+            let mut k = 0;
+            while k < rounded {
+                let mut t = [0u8; 16];
+                t.copy_from_slice(&src[from + k..from + k + 16]);
+                self.b[self.n + k..self.n + k + 16].copy_from_slice(&t);
+                k += 16;
+            }
+            self.n += n;
+        } else {
+            self.extend(v);
+        }
+    }
+    #[inline(always)]
+    fn extend(&mut self, v: &[u8]) {
+        if let Some(dst) = self.b.get_mut(self.n..self.n + v.len()) {
+            dst.copy_from_slice(v);
+        }
+        self.n += v.len();
+    }
+    /// Append the variable-length tail of a length that did not fit in the instruction.
+    #[inline(always)]
+    fn ext(&mut self, mut n: usize) {
+        while n > 255 {
+            self.push(0);
+            n -= 255;
+        }
+        self.push(n as u8);
+    }
+
+    #[inline(always)]
+    fn literals(&mut self, src: &[u8], from: usize, to: usize) {
+        let lit = src.get(from..to).unwrap_or(&[]);
+        let n = lit.len();
+        if n == 0 {
+            return;
+        }
+        if self.n == 0 && n <= 238 {
+            self.push(17 + n as u8);
+        } else if n <= 3 {
+            // Carried in the S bits of the previous match instruction.
+            if let Some(b) = self.b.get_mut(self.n.wrapping_sub(2)) {
+                *b |= n as u8;
+            }
+        } else if n <= 18 {
+            self.push((n - 3) as u8);
+        } else {
+            self.push(0);
+            self.ext(n - 18);
+        }
+        self.copy_literals(lit, src, from);
+    }
+
+    #[inline(always)]
+    fn matched(&mut self, dist: usize, len: usize) {
+        if len <= 8 && dist <= M2_MAX_DISTANCE {
+            let d = dist - 1;
+            let op = if len <= 4 {
+                0x40 | (((len - 3) as u8) << 5)
+            } else {
+                0x80 | (((len - 5) as u8) << 5)
+            };
+            if let Some(w) = self.b.get_mut(self.n..self.n + 2) {
+                w[0] = op | (((d & 7) as u8) << 2);
+                w[1] = (d >> 3) as u8;
+            }
+            self.n += 2;
+        } else if dist <= M3_MAX_DISTANCE && len <= 33 {
+            let d = dist - 1;
+            if let Some(w) = self.b.get_mut(self.n..self.n + 3) {
+                w[0] = 0x20 | (len - 2) as u8;
+                w[1] = (d << 2) as u8;
+                w[2] = (d >> 6) as u8;
+            }
+            self.n += 3;
+        } else if dist <= M3_MAX_DISTANCE {
+            let d = dist - 1;
+            if len - 2 <= 31 {
+                self.push(0x20 | (len - 2) as u8);
+            } else {
+                self.push(0x20);
+                self.ext(len - 33);
+            }
+            self.push((d << 2) as u8);
+            self.push((d >> 6) as u8);
+        } else {
+            let d = dist - 0x4000;
+            let h = ((d >> 14) & 1) as u8;
+            if len - 2 <= 7 {
+                self.push(0x10 | (h << 3) | (len - 2) as u8);
+            } else {
+                self.push(0x10 | (h << 3));
+                self.ext(len - 9);
+            }
+            let d = d & 0x3fff;
+            self.push((d << 2) as u8);
+            self.push((d >> 6) as u8);
+        }
+    }
+}
+
+/// Matching runs over a copy of at most this many input bytes, padded so that every 4- and
+/// 8-byte read at a masked position is in bounds (no per-read checks in the hot loop).
+const WINDOW: usize = 1 << 16;
+const WINDOW_MASK: usize = WINDOW - 1;
+const WINDOW_PAD: usize = 16;
+
 #[inline(always)]
-fn push_ext(out: &mut Vec<u8>, mut n: usize) {
-    while n > 255 {
-        out.push(0);
-        n -= 255;
-    }
-    out.push(n as u8);
+fn w32(w: &[u8; WINDOW + WINDOW_PAD], i: usize) -> u32 {
+    let j = i & WINDOW_MASK;
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&w[j..j + 4]);
+    u32::from_le_bytes(a)
 }
 
-fn push_literals(out: &mut Vec<u8>, lit: &[u8]) {
-    let n = lit.len();
-    if n == 0 {
-        return;
-    }
-    if out.is_empty() && n <= 238 {
-        out.push(17 + n as u8);
-    } else if n <= 3 {
-        // Carried in the S bits of the previous match instruction.
-        let at = out.len() - 2;
-        out[at] |= n as u8;
-    } else if n <= 18 {
-        out.push((n - 3) as u8);
-    } else {
-        out.push(0);
-        push_ext(out, n - 18);
-    }
-    out.extend_from_slice(lit);
-}
-
-fn push_match(out: &mut Vec<u8>, dist: usize, len: usize) {
-    if len <= 8 && dist <= M2_MAX_DISTANCE {
-        let d = dist - 1;
-        let op = if len <= 4 {
-            0x40 | (((len - 3) as u8) << 5)
-        } else {
-            0x80 | (((len - 5) as u8) << 5)
-        };
-        out.push(op | (((d & 7) as u8) << 2));
-        out.push((d >> 3) as u8);
-    } else if dist <= M3_MAX_DISTANCE {
-        let d = dist - 1;
-        if len - 2 <= 31 {
-            out.push(0x20 | (len - 2) as u8);
-        } else {
-            out.push(0x20);
-            push_ext(out, len - 33);
-        }
-        out.push((d << 2) as u8);
-        out.push((d >> 6) as u8);
-    } else {
-        let d = dist - 0x4000;
-        let h = ((d >> 14) & 1) as u8;
-        if len - 2 <= 7 {
-            out.push(0x10 | (h << 3) | (len - 2) as u8);
-        } else {
-            out.push(0x10 | (h << 3));
-            push_ext(out, len - 9);
-        }
-        let d = d & 0x3fff;
-        out.push((d << 2) as u8);
-        out.push((d >> 6) as u8);
-    }
+#[inline(always)]
+fn w64(w: &[u8; WINDOW + WINDOW_PAD], i: usize) -> u64 {
+    let j = i & WINDOW_MASK;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&w[j..j + 8]);
+    u64::from_le_bytes(a)
 }
 
 impl LzoCompressor {
     /// A compressor with its own hash table.
     pub fn new() -> Self {
         LzoCompressor {
-            table: vec![0; 1 << HASH_LOG],
+            table: Box::new([0; 1 << HASH_LOG]),
+            base: 0,
+            buf: Vec::new(),
+            win: vec![0u8; WINDOW + WINDOW_PAD]
+                .into_boxed_slice()
+                .try_into()
+                .unwrap_or_else(|_| Box::new([0u8; WINDOW + WINDOW_PAD])),
         }
     }
 
@@ -172,61 +244,150 @@ impl LzoCompressor {
     /// end-of-stream marker. `out` never grows beyond [`max_compressed_len`].
     pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.clear();
-        out.reserve(max_compressed_len(input.len()));
+        out.extend_from_slice(self.compress_to_slice(input));
+    }
+
+    /// Compress `input` into the compressor's own buffer and return the stream.
+    pub fn compress_to_slice(&mut self, input: &[u8]) -> &[u8] {
         let n = input.len();
-        let mut anchor = 0usize;
-        if n >= MIN_MATCH + 8 {
+        // Room for 16-byte literal copies past the end.
+        let max = max_compressed_len(n) + 64;
+        if self.buf.len() < max {
+            self.buf.resize(max, 0);
+        }
+        // Table entries hold `base + position + 1`; entries from earlier calls are at most
+        // `base` and ignored, so the table needs no clearing between pages.
+        if (self.base as usize).saturating_add(n + 1) >= u32::MAX as usize {
             self.table.iter_mut().for_each(|e| *e = 0);
-            let table = &mut self.table[..];
-            // Last position where a match may start: leave room for 8-byte compares.
-            let limit = n - MIN_MATCH - 8;
-            let mut ip = 1usize;
-            let mut misses = 0usize;
-            table[hash(read32(input, 0)) & ((1 << HASH_LOG) - 1)] = 1;
-            while ip <= limit {
-                let seq = read32(input, ip);
-                let h = hash(seq) & ((1 << HASH_LOG) - 1);
-                let stored = table[h] as usize;
-                table[h] = (ip + 1) as u32;
-                if stored != 0 {
-                    let cand = stored - 1;
-                    let dist = ip - cand;
-                    if dist <= MAX_DISTANCE && read32(input, cand) == seq {
-                        let mut len = MIN_MATCH;
-                        loop {
-                            let a = read64(input, ip + len);
-                            let b = read64(input, cand + len);
-                            if ip + len + 8 > n {
-                                while ip + len < n && input[ip + len] == input[cand + len] {
-                                    len += 1;
-                                }
-                                break;
-                            }
-                            let x = a ^ b;
-                            if x != 0 {
-                                len += (x.trailing_zeros() / 8) as usize;
-                                break;
-                            }
-                            len += 8;
-                        }
-                        push_literals(out, &input[anchor..ip]);
-                        push_match(out, dist, len);
-                        ip += len;
-                        anchor = ip;
-                        misses = 0;
-                        if ip <= limit {
-                            let p = ip - 2;
-                            table[hash(read32(input, p)) & ((1 << HASH_LOG) - 1)] = (p + 1) as u32;
-                        }
-                        continue;
-                    }
+            self.base = 0;
+        }
+        if n + 1 >= u32::MAX as usize {
+            // Positions would not fit the table: emit literals only (still a valid stream).
+            let mut o = Out {
+                b: &mut self.buf[..],
+                n: 0,
+            };
+            o.literals(input, 0, n);
+            o.extend(&[0x11, 0, 0]);
+            let len = o.n.min(self.buf.len());
+            return &self.buf[..len];
+        }
+        let base = self.base as usize;
+        self.base = (base + n + 1) as u32;
+        let mut o = Out {
+            b: &mut self.buf[..],
+            n: 0,
+        };
+        let mut anchor = 0usize;
+        let mut s = 0usize;
+        while s < n {
+            let c = (n - s).min(WINDOW);
+            self.win[..c].copy_from_slice(&input[s..s + c]);
+            self.win[c..c + WINDOW_PAD].fill(0);
+            compress_window(
+                &mut o,
+                input,
+                &self.win,
+                &mut self.table,
+                s,
+                c,
+                base,
+                &mut anchor,
+            );
+            s += c;
+        }
+        o.literals(input, anchor, n);
+        o.extend(&[0x11, 0, 0]);
+        let len = o.n.min(self.buf.len());
+        &self.buf[..len]
+    }
+}
+
+/// Find and emit matches inside one window `input[s..s + c]` (copied into `win`). Literals
+/// pending from earlier windows start at `*anchor` (an absolute position).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn compress_window(
+    o: &mut Out<'_>,
+    input: &[u8],
+    win: &[u8; WINDOW + WINDOW_PAD],
+    table: &mut [u32; 1 << HASH_LOG],
+    s: usize,
+    c: usize,
+    base: usize,
+    anchor: &mut usize,
+) {
+    const MASK: usize = (1 << HASH_LOG) - 1;
+    if c < MIN_MATCH + 8 {
+        return;
+    }
+    // Table values at or below `floor` belong to earlier pages or windows.
+    let floor = base + s;
+    // Last local position where a match may start: leave room for 8-byte compares.
+    let limit = c - MIN_MATCH - 8;
+    let mut ip = if s == 0 { 1usize } else { 0 };
+    if s == 0 {
+        table[hash(w32(win, 0)) & MASK] = (floor + 1) as u32;
+    }
+    'outer: while ip <= limit {
+        // Find a match; the hash of the next position is computed before the table entry
+        // of the current one is used, so the two loads overlap.
+        // The step grows with the length of the pending literal run, so incompressible data
+        // is crossed in a logarithmic number of probes.
+        let la = anchor.saturating_sub(s);
+        let mut fwd = ip;
+        let mut fwd_seq = w32(win, fwd);
+        let mut fwd_h = hash(fwd_seq) & MASK;
+        let (mut cur, mut cand) = loop {
+            let cur = fwd;
+            let seq = fwd_seq;
+            let h = fwd_h;
+            fwd = cur + 1 + ((cur - la.min(cur)) >> SKIP_SHIFT);
+            if fwd > limit {
+                break 'outer;
+            }
+            let stored = table[h] as usize;
+            fwd_seq = w32(win, fwd);
+            fwd_h = hash(fwd_seq) & MASK;
+            table[h] = (floor + cur + 1) as u32;
+            if stored > floor {
+                let cnd = stored - floor - 1;
+                if cur - cnd <= MAX_DISTANCE && w32(win, cnd) == seq {
+                    break (cur, cnd);
                 }
-                misses += 1;
-                ip += 1 + (misses >> 5);
+            }
+        };
+        let mut len = MIN_MATCH;
+        while cur + len + 8 <= c {
+            let x = w64(win, cur + len) ^ w64(win, cand + len);
+            if x != 0 {
+                len += (x.trailing_zeros() / 8) as usize;
+                break;
+            }
+            len += 8;
+        }
+        if cur + len + 8 > c {
+            while cur + len < c && win[(cur + len) & WINDOW_MASK] == win[(cand + len) & WINDOW_MASK]
+            {
+                len += 1;
             }
         }
-        push_literals(out, &input[anchor.min(n)..]);
-        out.extend_from_slice(&[0x11, 0, 0]);
+        // Extend backwards into the pending literals (within this window).
+        let low = anchor.saturating_sub(s);
+        while cur > low && cand > 0 && win[(cur - 1) & WINDOW_MASK] == win[(cand - 1) & WINDOW_MASK]
+        {
+            cur -= 1;
+            cand -= 1;
+            len += 1;
+        }
+        o.literals(input, *anchor, s + cur);
+        o.matched(cur - cand, len);
+        ip = cur + len;
+        *anchor = s + ip;
+        if ip <= limit {
+            let p = ip - 2;
+            table[hash(w32(win, p)) & MASK] = (floor + p + 1) as u32;
+        }
     }
 }
 
