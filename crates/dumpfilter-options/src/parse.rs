@@ -574,7 +574,8 @@ fn check_conflicts(o: &Options, seen: &Seen) -> Result<(), OptionsError> {
         if let Some(c) = &seen.compression_flag {
             return Err(conflict(m, c, "it copies pages as they are"));
         }
-        if o.dump_levels.iter().any(|&d| d != 0) {
+        // makedumpfile looks at the first level only (`-d 0,31` passes)
+        if o.dump_level() != 0 {
             return Err(conflict(m, "-d", "it copies pages as they are"));
         }
         if o.elf {

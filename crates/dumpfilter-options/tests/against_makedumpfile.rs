@@ -62,6 +62,8 @@ fn fixed_table_matches_makedumpfile() {
         ("-R -c out", false),
         ("-R -d 31 out", false),
         ("-R -d 0 out", true),
+        ("-R -d 0,31 out", true),
+        ("-R -d 31,0 out", false),
         ("--split vmcore a b", true),
         ("--split vmcore a", false),
         ("-F --split vmcore a b", false),
