@@ -248,3 +248,55 @@ fn nothing_to_edit_is_an_error() {
         .to_string();
     assert!(e.contains("/etc/default/grub"), "{e}");
 }
+
+mod prop {
+    use kdump_service::bootloader;
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    /// Text built from the words these formats care about, so edits are often reachable.
+    fn config_text() -> impl Strategy<Value = String> {
+        let word = prop_oneof![
+            Just("crashkernel=128M@16M".to_string()),
+            Just("crashkernel=1G,high".to_string()),
+            Just("kernel".to_string()),
+            Just("/vmlinuz".to_string()),
+            Just("title".to_string()),
+            Just("default=1".to_string()),
+            Just("default".to_string()),
+            Just("options".to_string()),
+            Just("GRUB_CMDLINE_LINUX=".to_string()),
+            Just("GRUB_CMDLINE_LINUX_DEFAULT=".to_string()),
+            Just("\"".to_string()),
+            Just("'".to_string()),
+            Just("#".to_string()),
+            Just("\n".to_string()),
+            Just("\r\n".to_string()),
+            Just(" ".to_string()),
+            Just("\t".to_string()),
+            Just("\x0b".to_string()),
+            "[a-z=]{1,6}",
+        ];
+        prop::collection::vec(word, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn edits_never_panic_and_are_idempotent(text in config_text()) {
+            let v = "2G-64G:256M,64G-:512M";
+            for edit in [
+                bootloader::edit_grub_legacy,
+                bootloader::edit_default_grub,
+                bootloader::edit_bls,
+            ] {
+                if let Ok(once) = edit(Path::new("f"), &text, v) {
+                    let twice = edit(Path::new("f"), &once, v);
+                    prop_assert_eq!(twice.as_ref().ok(), Some(&once));
+                }
+            }
+            let once = bootloader::set_in_args(&text, v);
+            prop_assert_eq!(bootloader::set_in_args(&once, v), once.clone());
+            prop_assert_eq!(bootloader::values_in_args(&once), vec![v.to_string()]);
+        }
+    }
+}
