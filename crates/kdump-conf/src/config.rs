@@ -466,8 +466,8 @@ fn locate(words: &[(Span, &str)], err: &OptionsError) -> Option<Span> {
 struct Checker {
     config: Config,
     diags: Vec<Diagnostic>,
-    /// key -> (line, directive name) of the first occurrence
-    seen: Vec<(&'static str, usize, String)>,
+    /// key -> (place, directive name) of the first occurrence
+    seen: Vec<(&'static str, Span, String)>,
     target_directive: Option<(Span, String)>,
     force_rebuild_span: Option<Span>,
 }
@@ -483,7 +483,8 @@ impl Checker {
 
     /// Records a key; false (with an error) when it was already given.
     fn once(&mut self, key: &'static str, d: &Directive) -> bool {
-        if let Some((_, line, name)) = self.seen.iter().find(|(k, _, _)| *k == key) {
+        if let Some((_, first, name)) = self.seen.iter().find(|(k, _, _)| *k == key) {
+            let line = first.line;
             let msg = if key == "_target" {
                 format!(
                     "more than one dump target: `{name}` on line {line} already sets one (kdump saves to one target)"
@@ -499,7 +500,7 @@ impl Checker {
             self.diags.push(Diagnostic::error(d.name_span, msg));
             return false;
         }
-        self.seen.push((key, d.name_span.line, d.name.clone()));
+        self.seen.push((key, d.name_span, d.name.clone()));
         true
     }
 
@@ -940,12 +941,9 @@ impl Checker {
             }
         }
         if self.config.fence_kdump_args.is_some() && self.config.fence_kdump_nodes.is_empty() {
-            if let Some((_, line, _)) = self.seen.iter().find(|(k, _, _)| *k == "fence_kdump_args")
+            if let Some((_, span, _)) = self.seen.iter().find(|(k, _, _)| *k == "fence_kdump_args")
             {
-                let span = Span {
-                    line: *line,
-                    column: 1,
-                };
+                let span = *span;
                 self.warn(
                     span,
                     "fence_kdump_args has no effect without fence_kdump_nodes",
