@@ -336,9 +336,6 @@ impl<S: MemorySource> PageFilter<S> {
             return Err(Error::BadRanges("no memory ranges".into()));
         }
         let mut max_end = 0u64;
-        let mut counted = 0u64;
-        let mut present = Vec::with_capacity(ranges.len());
-        let mut in_segs = Vec::with_capacity(ranges.len());
         for r in ranges {
             if r.end < r.start {
                 return Err(Error::BadRanges(format!(
@@ -346,22 +343,34 @@ impl<S: MemorySource> PageFilter<S> {
                     r.start, r.end
                 )));
             }
-            let file_end = r.file_end.clamp(r.start, r.end);
             max_end = max_end.max(r.end);
-            let (a, b) = (r.start / ps, r.end / ps);
-            counted = counted.saturating_add(b - a);
-            present.push((a, b));
-            in_segs.push((r.start.div_ceil(ps), file_end.div_ceil(ps)));
         }
-        let max_pfn = max_end.div_ceil(ps);
+        let mut max_pfn = max_end.div_ceil(ps);
         if max_pfn > MAX_PFN_LIMIT {
             return Err(Error::BadRanges(format!(
                 "highest address {max_end:#x} is beyond 2^64 bytes of frames"
             )));
         }
+        let mut memmap =
+            MemMap::discover(info, &mut source, ps, rules.offsets.size as u64, max_pfn)?;
+        // Like makedumpfile: frames past the last mem_map are not the kernel's memory.
+        max_pfn = max_pfn.min(memmap.managed_end().max(1));
+        memmap.set_max_pfn(max_pfn);
+        let mut counted = 0u64;
+        let mut present = Vec::with_capacity(ranges.len());
+        let mut in_segs = Vec::with_capacity(ranges.len());
+        for r in ranges {
+            let file_end = r.file_end.clamp(r.start, r.end);
+            let (a, b) = ((r.start / ps).min(max_pfn), (r.end / ps).min(max_pfn));
+            counted = counted.saturating_add(b - a);
+            present.push((a, b));
+            in_segs.push((
+                r.start.div_ceil(ps).min(max_pfn),
+                file_end.div_ceil(ps).min(max_pfn),
+            ));
+        }
         let present = merge(present);
         let in_segs = merge(in_segs);
-        let memmap = MemMap::discover(info, &mut source, ps, rules.offsets.size as u64, max_pfn)?;
         let budget_pfns = (config.bitmap_budget as u64).saturating_mul(4);
         let window_pfns = if budget_pfns >= max_pfn {
             max_pfn.div_ceil(8) * 8

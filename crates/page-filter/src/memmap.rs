@@ -52,6 +52,8 @@ struct Sparse {
     num_sections: u64,
     /// Cached root: (root number, its sections' bytes) — EXTREME only.
     cache: Option<(u64, Option<Vec<u8>>)>,
+    /// One past the last frame of the last section with a mem_map.
+    present_end: u64,
 }
 
 /// The mem_map of a dump.
@@ -129,6 +131,7 @@ impl MemMap {
                 sections_per_root: if extreme { per_root_extreme.max(1) } else { 1 },
                 num_sections,
                 cache: None,
+                present_end: 0,
             };
             // Like makedumpfile: take SYMBOL(mem_section) as the root array; if that finds no
             // valid section and the model is EXTREME, it is a pointer to the root array.
@@ -182,6 +185,21 @@ impl MemMap {
             });
         }
         Err(Error::NoMemoryModel)
+    }
+
+    /// One past the last frame covered by a mem_map: makedumpfile lowers max_mapnr to this
+    /// (memory the kernel does not manage, such as QEMU's ROM and VGA ranges or RAM beyond
+    /// `mem=`, is left out of the dump).
+    pub fn managed_end(&self) -> u64 {
+        match &self.sparse {
+            Some(s) => s.present_end.min(self.max_pfn),
+            None => self.max_pfn,
+        }
+    }
+
+    /// Lower the frame limit (see [`MemMap::managed_end`]).
+    pub fn set_max_pfn(&mut self, max_pfn: u64) {
+        self.max_pfn = max_pfn;
     }
 
     /// The memory model found.
@@ -323,7 +341,10 @@ fn validate<S: MemorySource + ?Sized>(
     let mut nr = 0;
     while nr < s.num_sections {
         match section_map(s, source, nr, page_struct_size) {
-            Ok(Some(_)) => any = true,
+            Ok(Some(_)) => {
+                any = true;
+                s.present_end = (nr + 1) << s.pfn_section_shift;
+            }
             Ok(None) => {}
             Err(Error::Read { .. }) | Err(Error::BadMemSection { .. }) => return Ok(false),
             Err(e) => return Err(e),

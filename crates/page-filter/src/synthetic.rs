@@ -606,11 +606,16 @@ impl MemorySource for SyntheticDump {
         if vaddr >= VMEMMAP && end <= VMEMMAP + self.max_pfn * SP as u64 {
             let mut tmp = [0u8; SP];
             let mut pos = 0usize;
+            let mut checked_section = u64::MAX;
             while pos < buf.len() {
                 let a = vaddr + pos as u64 - VMEMMAP;
                 let pfn = a / SP as u64;
-                if !self.section_present(pfn / PAGES_PER_SECTION) {
-                    return Err(format!("vmemmap of pfn {pfn:#x} is not populated").into());
+                let section = pfn / PAGES_PER_SECTION;
+                if section != checked_section {
+                    if !self.section_present(section) {
+                        return Err(format!("vmemmap of pfn {pfn:#x} is not populated").into());
+                    }
+                    checked_section = section;
                 }
                 let inner = (a % SP as u64) as usize;
                 let take = (SP - inner).min(buf.len() - pos);
@@ -620,9 +625,15 @@ impl MemorySource for SyntheticDump {
                         buf[pos..pos + take].copy_from_slice(&v[o..o + take]);
                     }
                     Pages::Generated(g) => {
-                        tmp.fill(0);
-                        g(pfn, &mut tmp);
-                        buf[pos..pos + take].copy_from_slice(&tmp[inner..inner + take]);
+                        if inner == 0 && take == SP {
+                            let out = &mut buf[pos..pos + SP];
+                            out.fill(0);
+                            g(pfn, out);
+                        } else {
+                            tmp.fill(0);
+                            g(pfn, &mut tmp);
+                            buf[pos..pos + take].copy_from_slice(&tmp[inner..inner + take]);
+                        }
                     }
                 }
                 pos += take;

@@ -4,7 +4,8 @@
 //! Inputs, first found wins:
 //! 1. the fixtures manifest (`$KDUMP_RS_FIXTURES/manifest.json`, default
 //!    `~/.cache/kdump-rs/fixtures/manifest.json`): every 6.1 fixture's `dN-lzo` references;
-//! 2. `PF_VMCORE=<elf vmcore>` and `PF_REF_DIR=<dir>` holding `dN.kdump` + `dN.log` made with
+//! 2. `PF_VMCORE=<elf vmcore>` and `PF_REF_DIR=<dir>`, and/or `PF_REFS=VMCORE=DIR[,VMCORE=DIR]`,
+//!    each DIR holding `dN.kdump` + `dN.log` made with
 //!    `makedumpfile -l -d N --message-level 31 VMCORE dN.kdump > dN.log 2>&1`.
 //!
 //! Without either, the test prints why and passes without checking anything.
@@ -73,16 +74,37 @@ fn manifest_cases() -> Result<Vec<Case>, String> {
 }
 
 fn env_cases() -> Result<Vec<Case>, String> {
-    let vm = std::env::var_os("PF_VMCORE").ok_or("PF_VMCORE unset")?;
-    let dir = PathBuf::from(std::env::var_os("PF_REF_DIR").ok_or("PF_REF_DIR unset")?);
-    Ok(LEVELS
+    let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    if let (Some(vm), Some(dir)) = (
+        std::env::var_os("PF_VMCORE"),
+        std::env::var_os("PF_REF_DIR"),
+    ) {
+        pairs.push((vm.into(), dir.into()));
+    }
+    if let Some(list) = std::env::var_os("PF_REFS") {
+        for item in list.to_string_lossy().split(',').filter(|s| !s.is_empty()) {
+            let (vm, dir) = item
+                .split_once('=')
+                .ok_or_else(|| format!("PF_REFS item {item:?} is not VMCORE=DIR"))?;
+            pairs.push((vm.into(), dir.into()));
+        }
+    }
+    if pairs.is_empty() {
+        return Err("neither PF_VMCORE+PF_REF_DIR nor PF_REFS set".into());
+    }
+    Ok(pairs
         .iter()
-        .map(|&l| Case {
-            name: format!("PF_REF_DIR/d{l}"),
-            vmcore: PathBuf::from(&vm),
-            level: l,
-            kdump: dir.join(format!("d{l}.kdump")),
-            log: dir.join(format!("d{l}.log")),
+        .flat_map(|(vm, dir)| {
+            LEVELS.iter().map(move |&l| Case {
+                name: format!(
+                    "{}/d{l}",
+                    dir.file_name().unwrap_or_default().to_string_lossy()
+                ),
+                vmcore: vm.clone(),
+                level: l,
+                kdump: dir.join(format!("d{l}.kdump")),
+                log: dir.join(format!("d{l}.log")),
+            })
         })
         .filter(|c| c.kdump.exists() && c.log.exists())
         .collect())
