@@ -11,6 +11,7 @@ pub mod format;
 pub mod lzo;
 pub mod read;
 pub mod source;
+pub mod write;
 
 /// The signature makedumpfile writes at offset 0 of a kdump-compressed file.
 pub const SIGNATURE: [u8; 8] = *b"KDUMP   ";
