@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod codec;
+pub mod elf;
 pub mod flattened;
 pub mod format;
 pub mod lzo;

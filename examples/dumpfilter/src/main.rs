@@ -1,13 +1,199 @@
-//! `dumpfilter`: thin binary over the kdump-rs crates.
+//! `dumpfilter`: makedumpfile's command line over the kdump-rs crates.
+//!
+//! Parses with `dumpfilter-options`, classifies pages with `page-filter`, writes with
+//! `kdump-compressed`, reads dumps with `vmcore`. Whatever it cannot do yet it refuses with a
+//! message and exit status 1, never silently.
 
+mod dump;
+mod inspect;
+
+use dumpfilter_options::{Compression, Mode, Options};
+use kdump_compressed::codec::Codec;
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Instant;
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("dumpfilter: {msg}");
+    eprintln!("dumpfilter Failed.");
+    ExitCode::from(1)
+}
+
+fn codec(c: Compression) -> Codec {
+    match c {
+        Compression::None => Codec::None,
+        Compression::Zlib => Codec::Zlib,
+        Compression::Lzo => Codec::Lzo,
+        Compression::Snappy => Codec::Snappy,
+        Compression::Zstd => Codec::Zstd,
+        Compression::Lz4 => Codec::Lz4,
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("dumpfilter: see the kdump-rs README");
+    let (opts, warnings) = match dumpfilter_options::parse_with_warnings(&args) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    for w in &warnings {
+        eprintln!("dumpfilter: warning: {w}");
+    }
+    if let Err(e) = opts.check_supported() {
+        return fail(e);
+    }
+    match &opts.mode {
+        Mode::Help => {
+            print!("{}", dumpfilter_options::usage("dumpfilter"));
+            return ExitCode::SUCCESS;
+        }
+        Mode::Version => {
+            println!("dumpfilter {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    if opts.check_params {
         return ExitCode::SUCCESS;
     }
-    eprintln!("dumpfilter: not implemented yet: {}", args.join(" "));
-    ExitCode::from(2)
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => fail(msg),
+    }
+}
+
+fn run(opts: &Options) -> Result<(), String> {
+    let level = opts.effective_message_level();
+    match &opts.mode {
+        Mode::Rearrange { dumpfile } => rearrange(Path::new(dumpfile), opts.force),
+        Mode::Dmesg { vmcore, logfile } => {
+            let Some(out) = logfile else {
+                return Err("--dump-dmesg to stdout (-F) is not supported yet".into());
+            };
+            refuse_existing(Path::new(out), opts.force)?;
+            inspect::dump_dmesg(Path::new(vmcore), Path::new(out)).map_err(|e| e.to_string())?;
+            if level & 4 != 0 {
+                eprintln!("\nThe dmesg log is saved to {out}.\n\ndumpfilter Completed.");
+            }
+            Ok(())
+        }
+        Mode::Vtop { vmcore } => {
+            let vaddr = opts.vtop.ok_or("--vtop needs an address")?;
+            let mut out = std::io::stdout().lock();
+            inspect::vtop(vaddr, Path::new(vmcore), &mut out).map_err(|e| e.to_string())?;
+            Ok(())
+        }
+        Mode::Dump { vmcore, dumpfile } => {
+            if opts.elf {
+                return Err("ELF output (-E) is not implemented yet".into());
+            }
+            if let Some(v) = opts.vtop {
+                let mut out = std::io::stdout().lock();
+                inspect::vtop(v, Path::new(vmcore), &mut out).map_err(|e| e.to_string())?;
+            }
+            if opts.compression == Compression::Lz4 {
+                eprintln!(
+                    "dumpfilter: warning: --lz4 is a kdump-rs extension: makedumpfile and crash cannot read this dump"
+                );
+            }
+            let threads = opts
+                .num_threads
+                .map(|n| n as usize)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let req = dump::DumpRequest {
+                vmcore: Path::new(vmcore),
+                dumpfile: dumpfile.as_deref().map(Path::new),
+                levels: opts.dump_levels.clone(),
+                codec: codec(opts.compression),
+                threads,
+                force: opts.force,
+                size_limit: opts.size_limit,
+                dry_run: opts.dry_run,
+            };
+            let t = Instant::now();
+            let out = dump::run(&req).map_err(|f| f.0)?;
+            if level & 16 != 0 || opts.show_stats {
+                eprint!("\n{}", out.stats);
+            }
+            if let Some(path) = &opts.stats_json {
+                std::fs::write(path, stats_json(&out, t.elapsed().as_secs_f64()))
+                    .map_err(|e| format!("{path}: {e}"))?;
+            }
+            if level & 4 != 0 {
+                match dumpfile {
+                    Some(p) if !opts.dry_run => eprintln!("\nThe dumpfile is saved to {p}."),
+                    _ => {}
+                }
+                eprintln!(
+                    "\ndumpfilter Completed ({} pages, {} bytes, level {}, {:.2} s).",
+                    out.write.pages,
+                    out.write.file_size,
+                    out.level,
+                    t.elapsed().as_secs_f64()
+                );
+            }
+            Ok(())
+        }
+        Mode::Split { .. } => Err("--split is not implemented yet".into()),
+        Mode::Reassemble { .. } => Err("--reassemble is not implemented yet".into()),
+        Mode::Collector => Err("no input and output file given".into()),
+        Mode::Other { .. } => Err("this operation is not supported".into()),
+        Mode::Help | Mode::Version => Ok(()),
+        #[allow(unreachable_patterns)]
+        _ => Err("this operation is not supported".into()),
+    }
+}
+
+fn refuse_existing(path: &Path, force: bool) -> Result<(), String> {
+    if !force && path.exists() {
+        return Err(format!(
+            "{} already exists (use -f to overwrite it)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// `-R DUMPFILE`: rebuild a dump from a flattened stream on stdin.
+fn rearrange(path: &Path, force: bool) -> Result<(), String> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true);
+    if force {
+        o.create(true).truncate(true);
+    } else {
+        o.create_new(true);
+    }
+    let f = o.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("{} already exists (use -f to overwrite it)", path.display())
+        } else {
+            format!("cannot create {}: {e}", path.display())
+        }
+    })?;
+    let stdin = std::io::stdin().lock();
+    let r = std::io::BufReader::with_capacity(1 << 20, stdin);
+    kdump_compressed::flattened::reassemble(r, &f).map_err(|e| format!("-R: {e}"))?;
+    f.sync_all().ok();
+    Ok(())
+}
+
+fn stats_json(o: &dump::DumpOutcome, seconds: f64) -> String {
+    let s = &o.stats;
+    format!(
+        "{{\"dump_level\":{},\"zero\":{},\"cache\":{},\"cache_private\":{},\"user\":{},\"free\":{},\"hwpoison\":{},\"offline\":{},\"remaining\":{},\"memory_hole\":{},\"total\":{},\"pages_written\":{},\"file_size\":{},\"seconds\":{:.3}}}\n",
+        o.level,
+        s.zero,
+        s.cache,
+        s.cache_private,
+        s.user,
+        s.free,
+        s.hwpoison,
+        s.offline,
+        s.remaining(),
+        s.memory_hole,
+        s.total,
+        o.write.pages,
+        o.write.file_size,
+        seconds
+    )
 }
