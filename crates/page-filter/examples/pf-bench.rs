@@ -18,8 +18,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn classify(path: &str, zero: bool) -> Result<u64, Box<dyn std::error::Error>> {
-    let dump = vmcore::Vmcore::open(path)?;
+fn classify(
+    path: &str,
+    zero: bool,
+    access: vmcore::Access,
+) -> Result<u64, Box<dyn std::error::Error>> {
+    let dump = vmcore::Vmcore::open_with(path, access)?;
     let mut config = FilterConfig::new(DumpLevel::new(31)?);
     config.exclude_zero_pages = zero;
     let mut f = PageFilter::from_vmcore(&dump, config)?;
@@ -39,9 +43,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let classify_bin = me.with_file_name("pf-classify");
 
     // Warm the page cache.
-    classify(&path, true)?;
+    classify(&path, true, vmcore::Access::Mmap)?;
 
     let (mut mdf, mut ours, mut ours_zero, mut ours_proc) = (vec![], vec![], vec![], vec![]);
+    let (mut ours_pread, mut ours_zero_pread) = (vec![], vec![]);
     for _ in 0..runs {
         let _ = std::fs::remove_file(&out);
         let t = Instant::now();
@@ -58,12 +63,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = std::fs::remove_file(&out);
 
         let t = Instant::now();
-        black_box(classify(&path, false)?);
+        black_box(classify(&path, false, vmcore::Access::Mmap)?);
         ours.push(t.elapsed());
 
         let t = Instant::now();
-        black_box(classify(&path, true)?);
+        black_box(classify(&path, true, vmcore::Access::Mmap)?);
         ours_zero.push(t.elapsed());
+
+        let t = Instant::now();
+        black_box(classify(&path, false, vmcore::Access::Pread)?);
+        ours_pread.push(t.elapsed());
+
+        let t = Instant::now();
+        black_box(classify(&path, true, vmcore::Access::Pread)?);
+        ours_zero_pread.push(t.elapsed());
 
         if classify_bin.exists() {
             let t = Instant::now();
@@ -89,8 +102,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("median of {runs} runs, {path}");
     pr("makedumpfile -d 31 (uncompressed, whole run)", m);
     pr(
-        "page-filter -d 31, classify only (in process)",
+        "page-filter -d 31, classify only (mmap, in process)",
         median(ours),
+    );
+    pr(
+        "page-filter -d 31, classify only (pread, in process)",
+        median(ours_pread),
     );
     if !ours_proc.is_empty() {
         pr(
@@ -99,23 +116,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     pr(
-        "page-filter -d 31 + zero scan of dumpable pages",
+        "page-filter -d 31 + zero scan of dumpable pages (mmap)",
         median(ours_zero),
     );
-
-    // Zero test throughput: 64 MiB of zero pages, scanned 16 times.
-    let buf = vec![0u8; 64 << 20];
-    let t = Instant::now();
-    let mut zeros = 0usize;
-    for _ in 0..16 {
-        for p in black_box(&buf).chunks_exact(4096) {
-            zeros += usize::from(is_zero_page(black_box(p)));
-        }
-    }
-    let dt = t.elapsed();
-    println!(
-        "is_zero_page: {:.1} GB/s on cached zero pages ({zeros} pages)",
-        (16.0 * buf.len() as f64) / dt.as_secs_f64() / 1e9
+    pr(
+        "page-filter -d 31 + zero scan of dumpable pages (pread)",
+        median(ours_zero_pread),
     );
+
+    // Zero test throughput on zero pages: a 256 KiB buffer (CPU cache) and a 64 MiB one (RAM).
+    for (size, reps) in [(256usize << 10, 4096usize), (64 << 20, 16)] {
+        let buf = vec![0u8; size];
+        let t = Instant::now();
+        let mut zeros = 0usize;
+        for _ in 0..reps {
+            for p in black_box(&buf).chunks_exact(4096) {
+                zeros += usize::from(is_zero_page(black_box(p)));
+            }
+        }
+        let dt = t.elapsed();
+        println!(
+            "is_zero_page: {:.1} GB/s over a {} KiB buffer ({zeros} pages)",
+            (reps * size) as f64 / dt.as_secs_f64() / 1e9,
+            size >> 10
+        );
+    }
     Ok(())
 }
