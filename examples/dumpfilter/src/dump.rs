@@ -156,7 +156,7 @@ fn open_output(path: &Path, force: bool) -> Result<std::fs::File, Failure> {
 
 /// Filter and write; with several levels, retry with the next one when the disk is full.
 pub fn run(req: &DumpRequest) -> Result<DumpOutcome, Failure> {
-    let vm = vmcore::Vmcore::open(req.vmcore)
+    let vm = vmcore::Vmcore::open_with(req.vmcore, vmcore::Access::Pread)
         .map_err(|e| Failure(format!("{}: {e}", req.vmcore.display())))?;
     let levels = if req.levels.is_empty() {
         vec![0]

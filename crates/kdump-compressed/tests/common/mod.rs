@@ -1,0 +1,175 @@
+//! Finding real dumps for tests: the fixtures built by `cargo xtask fixtures`
+//! (`$KDUMP_RS_FIXTURES`, else `~/.cache/kdump-rs/fixtures`, read through `manifest.json` or
+//! each fixture's `fixture.json`), with makedumpfile's reference outputs. Missing
+//! references are made with makedumpfile into a scratch directory. Tests print why they skip.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// One real vmcore and makedumpfile's outputs for it.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub name: String,
+    pub vmcore: PathBuf,
+    pub refs: BTreeMap<String, PathBuf>,
+}
+
+pub fn fixtures_dir() -> PathBuf {
+    match std::env::var_os("KDUMP_RS_FIXTURES").filter(|v| !v.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/kdump-rs/fixtures"),
+    }
+}
+
+fn collect(v: &serde_json::Value, root: &Path, out: &mut Vec<Fixture>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            let vm = m
+                .get("vmcore_for_makedumpfile")
+                .or_else(|| m.get("vmcore"))
+                .and_then(|x| x.as_str());
+            if let (Some(vm), Some(refs)) = (vm, m.get("references").and_then(|r| r.as_array())) {
+                let mut f = Fixture {
+                    name: m
+                        .get("name")
+                        .and_then(|x| x.as_str())
+                        .unwrap_or(vm)
+                        .to_string(),
+                    vmcore: root.join(vm),
+                    refs: BTreeMap::new(),
+                };
+                for r in refs {
+                    if let (Some(n), Some(p)) = (
+                        r.get("name").and_then(|x| x.as_str()),
+                        r.get("path").and_then(|x| x.as_str()),
+                    ) {
+                        f.refs.insert(n.to_string(), root.join(p));
+                    }
+                }
+                if f.vmcore.exists() && !out.iter().any(|o| o.vmcore == f.vmcore) {
+                    out.push(f);
+                }
+                return;
+            }
+            for x in m.values() {
+                collect(x, root, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect(x, root, out)),
+        _ => {}
+    }
+}
+
+/// Every fixture found; if none, the development dump of the shell lab (if present).
+pub fn fixtures() -> Vec<Fixture> {
+    let root = fixtures_dir();
+    let mut out = Vec::new();
+    let mut files = vec![root.join("manifest.json")];
+    if let Ok(rd) = std::fs::read_dir(&root) {
+        for e in rd.flatten() {
+            files.push(e.path().join("fixture.json"));
+        }
+    }
+    for f in files {
+        if let Ok(text) = std::fs::read_to_string(&f) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
+                collect(&v, &root, &mut out);
+            }
+        }
+    }
+    if out.is_empty() {
+        let dev = PathBuf::from("/tmp/vmlab/kdump/proc-vmcore.elf");
+        if dev.exists() {
+            out.push(Fixture {
+                name: "dev-vmlab".into(),
+                vmcore: dev,
+                refs: BTreeMap::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Fixtures, or a printed reason to skip.
+pub fn fixtures_or_skip(test: &str) -> Vec<Fixture> {
+    let f = fixtures();
+    if f.is_empty() {
+        eprintln!(
+            "SKIP {test}: no fixture under {} (run `cargo xtask fixtures`) and no development dump",
+            fixtures_dir().display()
+        );
+    }
+    f
+}
+
+pub fn have_makedumpfile() -> bool {
+    Command::new("makedumpfile")
+        .arg("-v")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+pub fn scratch(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// makedumpfile's output `name` (e.g. "d31", "d31-zlib") with `args` before IN OUT: from the
+/// fixture, or made now. `None` (with a printed reason) if makedumpfile is missing.
+pub fn reference(f: &Fixture, name: &str, args: &[&str]) -> Option<PathBuf> {
+    if let Some(p) = f.refs.get(name).filter(|p| p.exists()) {
+        return Some(p.clone());
+    }
+    if !have_makedumpfile() {
+        eprintln!("SKIP: makedumpfile not installed, cannot make reference {name}");
+        return None;
+    }
+    let out = scratch(&format!("ref-{}", f.name)).join(format!("{name}.kdump"));
+    if !out.exists() {
+        let tmp = out.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let st = Command::new("makedumpfile")
+            .args(args)
+            .arg(&f.vmcore)
+            .arg(&tmp)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "makedumpfile {args:?} failed: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        std::fs::rename(&tmp, &out).unwrap();
+    }
+    Some(out)
+}
+
+pub fn python_has(module: &str) -> bool {
+    Command::new("/usr/bin/python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Byte comparison with a useful message.
+pub fn assert_same_file(a: &Path, b: &Path) {
+    let x = std::fs::read(a).unwrap();
+    let y = std::fs::read(b).unwrap();
+    if x != y {
+        let first = x.iter().zip(&y).position(|(p, q)| p != q);
+        panic!(
+            "{} ({} bytes) and {} ({} bytes) differ, first at {:?}",
+            a.display(),
+            x.len(),
+            b.display(),
+            y.len(),
+            first
+        );
+    }
+}
