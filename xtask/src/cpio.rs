@@ -125,13 +125,8 @@ mod tests {
             },
         )
         .unwrap();
-        w.add(
-            "bin/b",
-            &Entry::Symlink {
-                target: "a".into(),
-            },
-        )
-        .unwrap();
+        w.add("bin/b", &Entry::Symlink { target: "a".into() })
+            .unwrap();
         let out = w.finish().unwrap();
         let mut child = std::process::Command::new("cpio")
             .args(["-t", "-v", "--quiet"])

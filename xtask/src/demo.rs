@@ -94,7 +94,10 @@ pub fn demo() -> Result<()> {
         }
     };
     let mut choice = Vec::new();
-    println!("kdump-rs demo: Debian {} in QEMU (TCG), 1 GiB, crashkernel=192M", kernel.abi);
+    println!(
+        "kdump-rs demo: Debian {} in QEMU (TCG), 1 GiB, crashkernel=192M",
+        kernel.abi
+    );
     for t in TOOLS {
         let ours = match (t.use_ours, &ours_dir) {
             (Use::Debian, _) | (_, None) => false,
@@ -104,7 +107,10 @@ pub fn demo() -> Result<()> {
         let why = match (t.use_ours, ours) {
             (_, true) => "ours".to_string(),
             (Use::Debian, _) => format!("Debian's (our {} cannot do this yet)", t.ours),
-            _ => format!("Debian's (our {} is not ready: its self-check failed)", t.ours),
+            _ => format!(
+                "Debian's (our {} is not ready: its self-check failed)",
+                t.ours
+            ),
         };
         println!(
             "  {:<18} {:<13} {}",
@@ -115,7 +121,11 @@ pub fn demo() -> Result<()> {
         choice.push(ours);
     }
     let loader = if choice[0] { "ours" } else { "debian" };
-    let filter = if choice[1] { "dumpfilter" } else { "makedumpfile" };
+    let filter = if choice[1] {
+        "dumpfilter"
+    } else {
+        "makedumpfile"
+    };
 
     let dir = lab_dir().join("demo");
     let mut spec = GuestSpec::new("demo", &kernel, "kdump");
@@ -143,17 +153,52 @@ pub fn demo() -> Result<()> {
         let up = line
             .split("uptime=")
             .nth(1)
-            .map(|u| format!(" (guest uptime {}s)", u.split_whitespace().next().unwrap_or("")))
+            .map(|u| {
+                format!(
+                    " (guest uptime {}s)",
+                    u.split_whitespace().next().unwrap_or("")
+                )
+            })
             .unwrap_or_default();
         timeline.push((boot.elapsed().as_secs_f64(), format!("{what}{up}")));
         Ok(line)
     };
-    step(&mut g, "KDUMPRS: guard marker", "first kernel: /init running", 300)?;
-    step(&mut g, "KDUMPRS: panic kernel loaded", "panic kernel loaded", 300)?;
-    step(&mut g, "KDUMPRS-CRASH", "workload done, crashing with sysrq-c", 300)?;
-    step(&mut g, "KDUMPRS-CAPTURE", "capture kernel: /init running, /proc/vmcore present", 300)?;
-    step(&mut g, "KDUMPRS-FILTERED", "vmcore filtered (-d 31 -c) to /dev/vda", 900)?;
-    let done = step(&mut g, "KDUMPRS-DONE scenario=capture-filter", "capture done, powering off", 120)?;
+    step(
+        &mut g,
+        "KDUMPRS: guard marker",
+        "first kernel: /init running",
+        300,
+    )?;
+    step(
+        &mut g,
+        "KDUMPRS: panic kernel loaded",
+        "panic kernel loaded",
+        300,
+    )?;
+    step(
+        &mut g,
+        "KDUMPRS-CRASH",
+        "workload done, crashing with sysrq-c",
+        300,
+    )?;
+    step(
+        &mut g,
+        "KDUMPRS-CAPTURE",
+        "capture kernel: /init running, /proc/vmcore present",
+        300,
+    )?;
+    step(
+        &mut g,
+        "KDUMPRS-FILTERED",
+        "vmcore filtered (-d 31 -c) to /dev/vda",
+        900,
+    )?;
+    let done = step(
+        &mut g,
+        "KDUMPRS-DONE scenario=capture-filter",
+        "capture done, powering off",
+        120,
+    )?;
     g.wait_exit(Duration::from_secs(60))?;
     timeline.push((boot.elapsed().as_secs_f64(), "QEMU exited".into()));
     if !done.contains("rc=0") {
@@ -161,7 +206,8 @@ pub fn demo() -> Result<()> {
     }
     let size = g.result("vmcore_size")?;
     let stats_text = g.block("STATS").unwrap_or_default();
-    let stats = Stats::parse(&stats_text).ok_or_else(|| g.fail("no statistics in the serial log"))?;
+    let stats =
+        Stats::parse(&stats_text).ok_or_else(|| g.fail("no statistics in the serial log"))?;
     // The flattened stream on the disk → a normal kdump-compressed file.
     let out = dir.join("vmcore.kdump");
     let _ = std::fs::remove_file(&out);
@@ -174,7 +220,10 @@ pub fn demo() -> Result<()> {
     .context("makedumpfile -R of the flattened dump")?;
     let out_size = std::fs::metadata(&out)?.len();
 
-    println!("\nTimeline (host seconds since QEMU start; {:.1} s of preparation before):", prep.as_secs_f64());
+    println!(
+        "\nTimeline (host seconds since QEMU start; {:.1} s of preparation before):",
+        prep.as_secs_f64()
+    );
     for (t, what) in &timeline {
         println!("  {t:>7.1} s  {what}");
     }
@@ -199,7 +248,10 @@ pub fn demo() -> Result<()> {
     ];
     for (name, v) in rows {
         match v {
-            Some(n) => println!("  {name:<17} {n:>9}  {:>8.1} MiB", n as f64 * 4096.0 / (1 << 20) as f64),
+            Some(n) => println!(
+                "  {name:<17} {n:>9}  {:>8.1} MiB",
+                n as f64 * 4096.0 / (1 << 20) as f64
+            ),
             None => println!("  {name:<17} {:>9}", "-"),
         }
     }

@@ -194,7 +194,10 @@ mod tests {
         assert_eq!(u32le(&b, 64), 4, "PT_NOTE now at offset 64");
         assert!(!fix_qemu_elf(&p).unwrap(), "second fix is a no-op");
         let info = vmcoreinfo(&p).unwrap().unwrap();
-        assert_eq!(vmcoreinfo_value(&info, "NUMBER(pgtable_l5_enabled)"), Some("1"));
+        assert_eq!(
+            vmcoreinfo_value(&info, "NUMBER(pgtable_l5_enabled)"),
+            Some("1")
+        );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(vmcoreinfo(Path::new("/nonexistent")).is_err());
     }

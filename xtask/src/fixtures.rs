@@ -150,8 +150,7 @@ pub fn fixtures(only: Option<&str>, force: bool) -> Result<Manifest> {
         }
         let t = Instant::now();
         eprintln!("[fixtures] {}: building with {} ...", r.name, kernel.abi);
-        let f = build(&root, r, &kernel)
-            .with_context(|| format!("building fixture {}", r.name))?;
+        let f = build(&root, r, &kernel).with_context(|| format!("building fixture {}", r.name))?;
         eprintln!("[fixtures] {}: built in {}", r.name, secs(t.elapsed()));
         out.push(f);
     }
@@ -173,9 +172,9 @@ pub fn load_manifest() -> Result<Option<Manifest>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path)?;
-    Ok(Some(serde_json::from_str(&text).with_context(|| {
-        format!("parse {}", path.display())
-    })?))
+    Ok(Some(
+        serde_json::from_str(&text).with_context(|| format!("parse {}", path.display()))?,
+    ))
 }
 
 fn makedumpfile_version() -> String {
@@ -241,7 +240,10 @@ fn build(root: &Path, r: &Recipe, kernel: &Kernel) -> Result<Fixture> {
             let mut g = Guest::boot(spec)?;
             g.wait_for("KDUMPRS-CRASH", Duration::from_secs(300))?;
             g.wait_for("KDUMPRS-CAPTURE", Duration::from_secs(300))?;
-            let done = g.wait_for("KDUMPRS-DONE scenario=capture-raw", Duration::from_secs(900))?;
+            let done = g.wait_for(
+                "KDUMPRS-DONE scenario=capture-raw",
+                Duration::from_secs(900),
+            )?;
             if !done.contains("rc=0") {
                 return Err(g.fail(format!("capture failed: {done}")));
             }
@@ -250,7 +252,9 @@ fn build(root: &Path, r: &Recipe, kernel: &Kernel) -> Result<Fixture> {
                 .result("vmcore_size")?
                 .parse()
                 .map_err(|e| g.fail(format!("bad vmcore_size: {e}")))?;
-            let meminfo = g.block("MEMINFO").ok_or_else(|| g.fail("no MEMINFO block"))?;
+            let meminfo = g
+                .block("MEMINFO")
+                .ok_or_else(|| g.fail("no MEMINFO block"))?;
             sparse_copy_truncate(&g.disks[0], &vmcore, size)?;
             (g.log(), meminfo, cmdline)
         }
@@ -264,7 +268,9 @@ fn build(root: &Path, r: &Recipe, kernel: &Kernel) -> Result<Fixture> {
             let mut g = Guest::boot(spec)?;
             g.wait_for("KDUMPRS-READY", Duration::from_secs(300))?;
             std::thread::sleep(Duration::from_secs(1));
-            let meminfo = g.block("MEMINFO").ok_or_else(|| g.fail("no MEMINFO block"))?;
+            let meminfo = g
+                .block("MEMINFO")
+                .ok_or_else(|| g.fail("no MEMINFO block"))?;
             g.qmp()?
                 .dump_guest_memory_elf(&vmcore, Duration::from_secs(600))
                 .map_err(|e| g.fail(format!("dump-guest-memory: {e:#}")))?;
@@ -285,8 +291,7 @@ fn build(root: &Path, r: &Recipe, kernel: &Kernel) -> Result<Fixture> {
     if osrelease != kernel.abi {
         bail!("VMCOREINFO OSRELEASE {osrelease:?} is not {}", kernel.abi);
     }
-    let paging_levels = if elf::vmcoreinfo_value(&info, "NUMBER(pgtable_l5_enabled)") == Some("1")
-    {
+    let paging_levels = if elf::vmcoreinfo_value(&info, "NUMBER(pgtable_l5_enabled)") == Some("1") {
         5
     } else {
         4

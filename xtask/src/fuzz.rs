@@ -48,7 +48,14 @@ pub fn fuzz(only: Option<&str>, seconds: u64) -> Result<usize> {
             .current_dir(workspace_root().join("fuzz"))
             // cargo-fuzz passes -Z flags; this lets a stable toolchain accept them.
             .env("RUSTC_BOOTSTRAP", "1")
-            .args(["fuzz", "run", "--sanitizer", "none", "--debug-assertions", t])
+            .args([
+                "fuzz",
+                "run",
+                "--sanitizer",
+                "none",
+                "--debug-assertions",
+                t,
+            ])
             .arg("--")
             .arg(format!("-max_total_time={seconds}"))
             .args(["-rss_limit_mb=2048", "-timeout=10"]))?;

@@ -105,8 +105,21 @@ impl Tree {
 pub fn build(kernel: &Kernel, spec: &Spec, out: &Path) -> Result<()> {
     let mut t = Tree(BTreeMap::new());
     for d in [
-        "bin", "sbin", "usr/bin", "usr/sbin", "usr/local/bin", "proc", "sys", "dev", "tmp", "mnt",
-        "etc", "root", "lib/modules", "scenarios", "out",
+        "bin",
+        "sbin",
+        "usr/bin",
+        "usr/sbin",
+        "usr/local/bin",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "mnt",
+        "etc",
+        "root",
+        "lib/modules",
+        "scenarios",
+        "out",
     ] {
         t.dir(d);
     }
@@ -131,7 +144,11 @@ pub fn build(kernel: &Kernel, spec: &Spec, out: &Path) -> Result<()> {
     t.host_file("usr/local/bin/lab-memhog", 0o755, &helper)?;
     if spec.ours {
         for p in build_ours()? {
-            let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             t.host_file(&format!("usr/local/bin/{name}"), 0o755, &p)?;
         }
     }
@@ -210,12 +227,21 @@ fn add_dynamic(t: &mut Tree, bin: &Path) -> Result<()> {
     Ok(())
 }
 
-fn guest_cargo(packages: &[&str], bins: &[&str]) -> Result<PathBuf> {
-    let target_dir = workspace_root().join("target/guest");
+fn guest_cargo(target_dir: &str, packages: &[&str], bins: &[&str]) -> Result<PathBuf> {
+    let target_dir = workspace_root().join(target_dir);
     let mut cmd = Command::new("cargo");
     cmd.current_dir(workspace_root())
-        .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .args(["build", "--quiet", "--release", "--target", "x86_64-unknown-linux-gnu"])
+        .env(
+            "RUSTFLAGS",
+            "-C target-feature=+crt-static -C strip=debuginfo",
+        )
+        .args([
+            "build",
+            "--quiet",
+            "--release",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     for p in packages {
@@ -230,12 +256,13 @@ fn guest_cargo(packages: &[&str], bins: &[&str]) -> Result<PathBuf> {
 
 /// The static `lab-memhog` helper (part of this package).
 pub fn build_lab_helper() -> Result<PathBuf> {
-    let dir = guest_cargo(&["xtask"], &["lab-memhog"])?;
+    // Its own target dir: never waits for a build of our (changing) binaries.
+    let dir = guest_cargo("target/guest-lab", &["xtask"], &["lab-memhog"])?;
     Ok(dir.join("lab-memhog"))
 }
 
 /// Our static binaries, built into target/guest so host builds stay valid.
 pub fn build_ours() -> Result<Vec<PathBuf>> {
-    let dir = guest_cargo(OUR_BINS, &[])?;
+    let dir = guest_cargo("target/guest", OUR_BINS, &[])?;
     Ok(OUR_BINS.iter().map(|b| dir.join(b)).collect())
 }

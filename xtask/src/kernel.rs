@@ -84,28 +84,47 @@ impl Kernel {
             return Ok(k);
         }
         eprintln!("kernel: downloading linux-image-{abi}");
-        let dl = root.join("deb");
+        // A download directory that apt's unprivileged _apt user can write to.
+        let dl = std::env::temp_dir().join(format!("kdump-rs-deb-{}", std::process::id()));
         std::fs::create_dir_all(&dl).with_context(|| format!("mkdir {}", dl.display()))?;
-        run(Command::new("apt-get")
+        std::fs::set_permissions(&dl, std::os::unix::fs::PermissionsExt::from_mode(0o777))?;
+        let fetched = run(Command::new("apt-get")
             .current_dir(&dl)
-            .args(["download", &format!("linux-image-{abi}")]))?;
-        let deb = std::fs::read_dir(&dl)?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .map(|n| n.to_string_lossy().starts_with(&format!("linux-image-{abi}_")))
-                    .unwrap_or(false)
-            })
-            .with_context(|| format!("apt-get download left no linux-image-{abi}_*.deb"))?;
+            .args(["download", &format!("linux-image-{abi}")]));
+        let deb = fetched.and_then(|_| {
+            std::fs::read_dir(&dl)?
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|e| e == "deb"))
+                .with_context(|| format!("apt-get download left no linux-image-{abi}_*.deb"))
+        });
+        let deb = match deb {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dl);
+                return Err(e);
+            }
+        };
+        std::fs::create_dir_all(&root)?;
         let tmp = root.join(format!(".{abi}.partial"));
-        let _ = std::fs::remove_dir_all(&tmp);
-        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tmp))?;
+        let mut extracted = Ok(());
+        for _attempt in 0..2 {
+            let _ = std::fs::remove_dir_all(&tmp);
+            extracted = run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tmp));
+            if extracted.is_ok() {
+                break;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dl);
+        extracted?;
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::rename(&tmp, &dir)?;
-        let _ = std::fs::remove_file(&deb);
         if !k.vmlinuz().exists() {
-            bail!("{} missing after extracting {}", k.vmlinuz().display(), deb.display());
+            bail!(
+                "{} missing after extracting {}",
+                k.vmlinuz().display(),
+                deb.display()
+            );
         }
         Ok(k)
     }

@@ -143,10 +143,16 @@ fn real_main() -> Result<()> {
 fn lab(mut args: Vec<String>) -> Result<()> {
     if flag(&mut args, "--list") {
         println!("scenarios (xtask/guest/scenarios):");
-        let mut names: Vec<String> = std::fs::read_dir(initramfs::guest_assets().join("scenarios"))?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".sh").map(String::from))
-            .collect();
+        let mut names: Vec<String> =
+            std::fs::read_dir(initramfs::guest_assets().join("scenarios"))?
+                .flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(".sh")
+                        .map(String::from)
+                })
+                .collect();
         names.sort();
         for n in names {
             println!("  {n}");
@@ -171,7 +177,9 @@ fn lab(mut args: Vec<String>) -> Result<()> {
         .unwrap_or(600);
     let ours = flag(&mut args, "--ours");
     let kexec = flag(&mut args, "--kexec");
-    let scenario = args.pop().context("lab: which SCENARIO? (cargo xtask lab --list)")?;
+    let scenario = args
+        .pop()
+        .context("lab: which SCENARIO? (cargo xtask lab --list)")?;
     no_more(&args)?;
     setup::setup(setup::Opts::default())?;
     let k = kernel::Kernel::get(series)?;
@@ -196,6 +204,9 @@ fn lab(mut args: Vec<String>) -> Result<()> {
     for (k, v) in g.results() {
         println!("{k} = {v}");
     }
-    println!("lab: scenario {scenario} passed; serial log {}", g.serial.display());
+    println!(
+        "lab: scenario {scenario} passed; serial log {}",
+        g.serial.display()
+    );
     Ok(())
 }

@@ -113,7 +113,15 @@ impl Stats {
     pub fn header() -> String {
         format!(
             "{:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8}",
-            "zero", "cache", "private", "user", "free", "hwpois", "offline", "remaining", "total",
+            "zero",
+            "cache",
+            "private",
+            "user",
+            "free",
+            "hwpois",
+            "offline",
+            "remaining",
+            "total",
             "holes"
         )
     }
@@ -171,7 +179,9 @@ pub fn references(root: &Path, vmcore: &str, out_rel: &str) -> Result<Vec<Refere
         let mut text = o.stdout;
         text.extend_from_slice(&o.stderr);
         std::fs::write(root.join(&log), &text)?;
-        let size = std::fs::metadata(root.join(&out)).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::metadata(root.join(&out))
+            .map(|m| m.len())
+            .unwrap_or(0);
         if !o.status.success() || size == 0 {
             anyhow::bail!(
                 "`{shown}` failed ({}), log {}:\n{}",

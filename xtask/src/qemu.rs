@@ -30,7 +30,11 @@ pub enum Disk {
     /// A new sparse raw image of this many MiB, created in the run directory as `<name>.img`.
     Blank { name: String, mib: u64 },
     /// A new ext4 image of this many MiB whose contents are a host directory (`mkfs.ext4 -d`).
-    Ext4From { name: String, mib: u64, dir: PathBuf },
+    Ext4From {
+        name: String,
+        mib: u64,
+        dir: PathBuf,
+    },
     /// An existing raw image.
     Existing(PathBuf),
 }
@@ -126,7 +130,12 @@ impl Guest {
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(["-accel", "tcg", "-cpu", "max", "-nographic", "-no-reboot"])
             .args(["-monitor", "none", "-display", "none"])
-            .args(["-m", &spec.mem_mb.to_string(), "-smp", &spec.smp.to_string()])
+            .args([
+                "-m",
+                &spec.mem_mb.to_string(),
+                "-smp",
+                &spec.smp.to_string(),
+            ])
             .arg("-kernel")
             .arg(spec.kernel.vmlinuz())
             .arg("-initrd")
@@ -139,7 +148,7 @@ impl Guest {
             .arg(format!("unix:{},server=on,wait=off", qmp_sock.display()));
         for d in &disks {
             cmd.arg("-drive")
-                .arg(format!("file={},if=virtio,format=raw", d.display()));
+                .arg(format!("file={},if=virtio,format=raw,cache=unsafe", d.display()));
         }
         let out = std::fs::File::create(dir.join("qemu.out"))?;
         cmd.stdin(Stdio::null())
@@ -321,7 +330,11 @@ fn make_disk(dir: &Path, d: &Disk) -> Result<PathBuf> {
             sparse_file(&p, mib << 20)?;
             Ok(p)
         }
-        Disk::Ext4From { name, mib, dir: src } => {
+        Disk::Ext4From {
+            name,
+            mib,
+            dir: src,
+        } => {
             let p = dir.join(format!("{name}.img"));
             sparse_file(&p, mib << 20)?;
             crate::util::run(

@@ -50,8 +50,8 @@ const COMPONENTS: &[(&str, &str)] = &[("clippy", "cargo-clippy"), ("rustfmt", "r
 /// Is a Debian package installed? (its dpkg file list exists and its key file is present)
 fn installed(pkg: &str, key: &str) -> bool {
     let info = Path::new("/var/lib/dpkg/info");
-    let listed =
-        info.join(format!("{pkg}.list")).exists() || info.join(format!("{pkg}:amd64.list")).exists();
+    let listed = info.join(format!("{pkg}.list")).exists()
+        || info.join(format!("{pkg}:amd64.list")).exists();
     // /usr-merge: /bin and /sbin may be symlinks; Path::exists follows them.
     listed && (key.is_empty() || Path::new(key).exists() || merged(key).exists())
 }
@@ -131,8 +131,11 @@ fn is_root() -> bool {
 fn have_apt_lists() -> bool {
     std::fs::read_dir("/var/lib/apt/lists")
         .map(|d| {
-            d.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains("bookworm-backports"))
+            d.flatten().any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .contains("bookworm-backports")
+            })
         })
         .unwrap_or(false)
 }

@@ -25,7 +25,11 @@ struct Stage {
 }
 
 fn cargo(args: &[&str]) -> Result<()> {
-    crate::util::run(Command::new("cargo").current_dir(workspace_root()).args(args))
+    crate::util::run(
+        Command::new("cargo")
+            .current_dir(workspace_root())
+            .args(args),
+    )
 }
 
 /// Run every stage (later stages run even when one fails); fail if any failed.
@@ -45,7 +49,10 @@ pub fn test(opts: Opts) -> Result<()> {
             Ok(n) => (true, n),
             Err(e) => {
                 eprintln!("[test] {name} FAILED: {e:#}");
-                (false, format!("{e:#}").lines().next().unwrap_or("").to_string())
+                (
+                    false,
+                    format!("{e:#}").lines().next().unwrap_or("").to_string(),
+                )
             }
         };
         eprintln!(
@@ -74,10 +81,19 @@ pub fn test(opts: Opts) -> Result<()> {
         Ok(format!("{} fixtures", m.fixtures.len()))
     });
     let fixtures_env = fixtures_dir();
-    stage("fmt", &mut || cargo(&["fmt", "--all", "--check"]).map(|_| String::new()));
+    stage("fmt", &mut || {
+        cargo(&["fmt", "--all", "--check"]).map(|_| String::new())
+    });
     stage("clippy", &mut || {
-        cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])
-            .map(|_| String::new())
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+        .map(|_| String::new())
     });
     stage("cargo test", &mut || {
         crate::util::run(

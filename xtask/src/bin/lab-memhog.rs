@@ -9,8 +9,16 @@ use std::io::Write;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let anon_mb: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30).min(4096);
-    let huge: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0).min(4096);
+    let anon_mb: usize = args
+        .get(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30)
+        .min(4096);
+    let huge: usize = args
+        .get(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+        .min(4096);
     // Anonymous memory: an xorshift pattern so pages are neither zero nor identical.
     let mut anon = vec![0u8; anon_mb << 20];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
