@@ -70,7 +70,7 @@ fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         match name {
             "-h" | "--help" => return Ok(None),
             "-V" | "--version" => {
-                println!("kexec-load {}", env!("CARGO_PKG_VERSION"));
+                out(&format!("kexec-load {}\n", env!("CARGO_PKG_VERSION")));
                 std::process::exit(0);
             }
             "-l" | "--load" => o.load = true,
@@ -101,6 +101,12 @@ fn parse(args: &[String]) -> Result<Option<Opts>, String> {
         i += 1;
     }
     Ok(Some(o))
+}
+
+/// Write to stdout; a closed pipe (`| head`) is not worth a panic.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(text.as_bytes());
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -183,12 +189,12 @@ fn load(o: &Opts, view: &dyn SystemView) -> Result<(), String> {
     let started = std::time::Instant::now();
     let p = (t.load)(&req).map_err(|e| e.to_string())?;
     if o.debug || o.dry_run {
-        print!(
+        out(&format!(
             "image type {}; planned in {:.1} ms\n{}",
             t.name,
             started.elapsed().as_secs_f64() * 1e3,
             p.describe()
-        );
+        ));
     }
     if o.dry_run {
         return Ok(());
@@ -206,19 +212,19 @@ fn run(o: &Opts) -> Result<ExitCode, String> {
     if o.status {
         let s = state::read(&HostSystem).map_err(|e| e.to_string())?;
         let loaded = if o.panic { s.crash_loaded } else { s.loaded };
-        println!(
-            "kexec_loaded {} kexec_crash_loaded {} kexec_crash_size {}",
+        out(&format!(
+            "kexec_loaded {} kexec_crash_loaded {} kexec_crash_size {}\n",
             s.loaded as u8, s.crash_loaded as u8, s.crash_size
-        );
+        ));
         return Ok(ExitCode::from(if loaded { 0 } else { 1 }));
     }
     if o.unload {
         let panic_flag = if o.panic { sys::KEXEC_FILE_ON_CRASH } else { 0 };
         if o.dry_run {
-            println!(
-                "would unload the {} kernel",
+            out(&format!(
+                "would unload the {} kernel\n",
                 if o.panic { "panic" } else { "kexec" }
-            );
+            ));
             return Ok(ExitCode::SUCCESS);
         }
         let r = match o.syscall.unwrap_or('a') {
@@ -252,7 +258,7 @@ fn main() -> ExitCode {
     let o = match parse(&args) {
         Ok(Some(o)) => o,
         Ok(None) => {
-            println!("{USAGE}");
+            out(&format!("{USAGE}\n"));
             return ExitCode::SUCCESS;
         }
         Err(e) => {
