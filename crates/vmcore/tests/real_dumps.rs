@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{all_dumps, elf_dumps, have, kdump_dumps, skip};
+use common::{all_dumps, elf_dumps, have, skip};
 use std::process::{Command, Stdio};
 use vmcore::{Access, PageState, PhysMemory, Vmcore};
 
@@ -47,7 +47,11 @@ fn dmesg_is_byte_identical_to_makedumpfile() {
                         "dmesg",
                         &format!("makedumpfile cannot read {}", f.path.display()),
                     );
-                    assert!(!ours.is_empty(), "{}: empty log", f.path.display());
+                    assert!(
+                        ours.starts_with(b"[    0.000000] Linux version "),
+                        "{}: log does not start with the banner",
+                        f.path.display()
+                    );
                     continue;
                 }
                 let r = std::fs::read(&out).expect("makedumpfile output");
@@ -272,74 +276,72 @@ fn mmap_and_pread_read_the_same_pages() {
 }
 
 #[test]
-fn kdump_compressed_pages_equal_the_elf_they_were_made_from() {
-    let elf = "/tmp/vmlab/kdump/proc-vmcore.elf";
-    let kdump = "/tmp/vmlab/kdump/proc-vmcore-inguest.kdump";
-    if !std::path::Path::new(elf).is_file() || !std::path::Path::new(kdump).is_file() {
+fn makedumpfile_outputs_hold_the_pages_of_their_input() {
+    let pairs: Vec<_> = all_dumps()
+        .into_iter()
+        .filter_map(|f| f.original.clone().map(|o| (f.path, o)))
+        .collect();
+    if pairs.is_empty() {
         return skip(
-            "kdump-vs-elf",
-            "the lab's ELF vmcore and its makedumpfile -c copy are absent",
+            "outputs-vs-input",
+            "no makedumpfile/QEMU output with its input on this machine",
         );
     }
-    let e = Vmcore::open(elf).unwrap();
-    let k = Vmcore::open(kdump).unwrap();
-    assert!(k.kdump().is_some());
-    assert_eq!(e.max_pfn(), k.max_pfn());
-    let (mut a, mut b) = (vec![0u8; 4096], vec![0u8; 4096]);
-    let (mut present, mut excluded) = (0u64, 0u64);
-    for pfn in 0..k.max_pfn() {
-        match k.page_state(pfn) {
-            PageState::Present => {
-                k.read_page(pfn, &mut a).unwrap();
-                e.read_page(pfn, &mut b).unwrap();
-                assert!(a == b, "pfn {pfn:#x} differs");
-                present += 1;
+    for (i, (out, input)) in pairs.iter().enumerate() {
+        let k = Vmcore::open(out).unwrap();
+        let e = Vmcore::open(input).unwrap();
+        let is_elf_output = k.elf().is_some();
+        // Every page for the first few files, every 7th page for the rest (time).
+        let step = if i < 2 { 1 } else { 29 };
+        let (mut a, mut b) = (vec![0u8; 4096], vec![0u8; 4096]);
+        let (mut present, mut excluded, mut zero_filled) = (0u64, 0u64, 0u64);
+        for pfn in (0..k.max_pfn()).step_by(step) {
+            match k.page_state(pfn) {
+                PageState::Present => {
+                    k.read_page(pfn, &mut a).unwrap();
+                    if e.read_page(pfn, &mut b).is_err() {
+                        // QEMU's compressed output keeps ROM/VGA ranges the ELF has too;
+                        // anything else must be readable in the input.
+                        panic!(
+                            "{}: pfn {pfn:#x} present but unreadable in {}",
+                            out.display(),
+                            input.display()
+                        );
+                    }
+                    if a != b {
+                        // makedumpfile -E writes excluded runs shorter than 256 pages as zeros.
+                        assert!(
+                            is_elf_output && a.iter().all(|&x| x == 0),
+                            "{}: pfn {pfn:#x} differs from {}",
+                            out.display(),
+                            input.display()
+                        );
+                        zero_filled += 1;
+                    }
+                    present += 1;
+                }
+                PageState::Excluded => {
+                    assert!(matches!(
+                        k.read_page(pfn, &mut a),
+                        Err(vmcore::Error::Excluded(_))
+                    ));
+                    excluded += 1;
+                }
+                PageState::Hole => {
+                    assert!(matches!(
+                        k.read_page(pfn, &mut a),
+                        Err(vmcore::Error::Hole(_))
+                    ))
+                }
+                PageState::Partial => {}
             }
-            PageState::Excluded => {
-                assert!(matches!(
-                    k.read_page(pfn, &mut a),
-                    Err(vmcore::Error::Excluded(_))
-                ));
-                excluded += 1;
-            }
-            _ => assert!(matches!(
-                k.read_page(pfn, &mut a),
-                Err(vmcore::Error::Hole(_))
-            )),
         }
-    }
-    eprintln!("kdump-compressed: {present} pages equal to the ELF, {excluded} excluded");
-    // makedumpfile -d 31 on this vmcore keeps 38255 pages (TESTING.md).
-    assert!(
-        present > 30_000 && excluded > 150_000,
-        "{present} {excluded}"
-    );
-    assert_eq!(k.uts_release().unwrap(), "6.1.0-56-amd64");
-}
-
-#[test]
-fn every_kdump_compressed_dump_gives_the_log_of_its_elf_twin() {
-    let dumps = kdump_dumps();
-    if dumps.is_empty() {
-        return skip("kdump dmesg", "no kdump-compressed dump on this machine");
-    }
-    for f in dumps {
-        let twin = if f.path.ends_with("proc-vmcore-inguest.kdump") {
-            f.path.with_file_name("proc-vmcore.elf")
-        } else {
-            f.path.with_file_name("vmcore.elf")
-        };
-        if !twin.is_file() {
-            continue;
-        }
-        let a =
-            vmcore::printk::dmesg(&Vmcore::open(&f.path).unwrap(), &Default::default()).unwrap();
-        let b = vmcore::printk::dmesg(&Vmcore::open(&twin).unwrap(), &Default::default()).unwrap();
-        assert!(
-            a == b,
-            "{}: log differs from {}",
-            f.path.display(),
-            twin.display()
+        eprintln!(
+            "{}: {present} pages equal to {} ({zero_filled} zero-filled), {excluded} excluded (every {step})",
+            out.display(),
+            input.display()
         );
+        assert!(present * step as u64 > 5000, "{present} pages sampled");
+        assert_eq!(k.uts_release().unwrap(), e.osrelease().unwrap());
     }
 }

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct Fixture {
     pub path: PathBuf,
-    /// A `makedumpfile --dump-dmesg` reference output next to it, if the manifest has one.
+    /// A `makedumpfile --dump-dmesg` reference output for it, if the fixture has one.
     pub dmesg_ref: Option<PathBuf>,
+    /// The dump this one was made from (a makedumpfile output's input), if known.
+    pub original: Option<PathBuf>,
 }
 
 fn fixtures_dir() -> Option<PathBuf> {
@@ -33,7 +35,9 @@ fn is_elf(p: &Path) -> bool {
 /// A kdump-compressed file or a flattened stream of one.
 pub fn is_kdump(p: &Path) -> bool {
     let h = head(p);
-    h.starts_with(b"KDUMP   ") || h.starts_with(b"DISKDUMP") || h.starts_with(b"makedumpfile")
+    h.starts_with(b"KDUMP   ")
+        || h.starts_with(b"DISKDUMP")
+        || (h.starts_with(b"makedumpfile") && h[12..16] == [0; 4])
 }
 
 /// Collect every string value of the manifest that names an existing ELF file.
@@ -74,7 +78,58 @@ pub fn kdump_dumps() -> Vec<Fixture> {
 /// Every dump available on this machine.
 pub fn all_dumps() -> Vec<Fixture> {
     let mut paths = Vec::new();
+    let mut refs: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let mut originals: Vec<(PathBuf, PathBuf)> = vec![(
+        PathBuf::from("/tmp/vmlab/kdump/proc-vmcore-inguest.kdump"),
+        PathBuf::from("/tmp/vmlab/kdump/proc-vmcore.elf"),
+    )];
     if let Some(dir) = fixtures_dir() {
+        // Per-fixture descriptions: <dir>/<name>/fixture.json with "vmcore" and
+        // "references" (makedumpfile outputs; the one named "dmesg" is --dump-dmesg's).
+        let mut subdirs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        subdirs.sort();
+        for sub in subdirs {
+            let Ok(text) = std::fs::read_to_string(sub.join("fixture.json")) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            let mut found = Vec::new();
+            if let Some(vm) = v.get("vmcore").and_then(|x| x.as_str()) {
+                found.push(dir.join(vm));
+            }
+            let mut dmesg = None;
+            for r in v
+                .get("references")
+                .and_then(|x| x.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let Some(p) = r.get("path").and_then(|x| x.as_str()).map(|p| dir.join(p)) else {
+                    continue;
+                };
+                if r.get("name").and_then(|x| x.as_str()) == Some("dmesg") {
+                    dmesg = Some(p);
+                } else {
+                    found.push(p);
+                }
+            }
+            for (i, p) in found.iter().enumerate() {
+                if i > 0 {
+                    originals.push((p.clone(), found[0].clone()));
+                }
+                let p = p.clone();
+                if p.is_file() && (is_elf(&p) || is_kdump(&p)) && !paths.contains(&p) {
+                    if let Some(d) = &dmesg {
+                        refs.push((p.clone(), d.clone()));
+                    }
+                    paths.push(p);
+                }
+            }
+        }
         let manifest = dir.join("manifest.json");
         if let Ok(text) = std::fs::read_to_string(&manifest) {
             if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) {
@@ -98,6 +153,8 @@ pub fn all_dumps() -> Vec<Fixture> {
         for d in dirs {
             for name in ["vmcore.elf", "vmcore.kdump-zlib", "vmcore.kdump-raw-zlib"] {
                 let p = d.join(name);
+                // QEMU's formats come from separate dump-guest-memory calls on a running
+                // guest: not copies of one another, so no "original".
                 if p.is_file() && !paths.contains(&p) {
                     paths.push(p);
                 }
@@ -109,11 +166,21 @@ pub fn all_dumps() -> Vec<Fixture> {
         .into_iter()
         .filter(|p| std::fs::File::open(p).is_ok())
         .map(|path| {
-            let dmesg_ref = ["dmesg.txt", "makedumpfile-dmesg.txt"]
+            let dmesg_ref = refs
                 .iter()
-                .map(|n| path.with_file_name(n))
-                .find(|p| p.is_file());
-            Fixture { path, dmesg_ref }
+                .find(|(p, _)| *p == path)
+                .map(|(_, d)| d.clone())
+                .filter(|d| d.is_file());
+            let original = originals
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, o)| o.clone())
+                .filter(|o| o.is_file());
+            Fixture {
+                path,
+                dmesg_ref,
+                original,
+            }
         })
         .collect()
 }
