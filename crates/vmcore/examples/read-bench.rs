@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map(|s| u64::from(s.success()))
             .unwrap_or(0)
     });
-    let mut report = |name: &str, access: Access| -> Result<f64, Box<dyn std::error::Error>> {
+    let report = |name: &str, access: Access| -> Result<f64, Box<dyn std::error::Error>> {
         let (t, pages) = best(rounds, || {
             // Open inside the measurement: mapping and parsing are part of the cost.
             let vm = Vmcore::open_with(&path, access).expect("open");
