@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod bootloader;
+pub mod collector;
 pub mod crashkernel;
 pub mod diff;
 pub mod estimate;

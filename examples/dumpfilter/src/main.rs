@@ -4,11 +4,10 @@
 //! `kdump-compressed`, reads dumps with `vmcore`. Whatever it cannot do yet it refuses with a
 //! message and exit status 1, never silently.
 
-mod dump;
 mod inspect;
 
 use dumpfilter_options::{Compression, Mode, Options};
-use kdump_compressed::codec::Codec;
+use kdump_service::collector::{self, DumpOutcome, DumpRequest, Output};
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -17,17 +16,6 @@ fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("dumpfilter: {msg}");
     eprintln!("dumpfilter Failed.");
     ExitCode::from(1)
-}
-
-fn codec(c: Compression) -> Codec {
-    match c {
-        Compression::None => Codec::None,
-        Compression::Zlib => Codec::Zlib,
-        Compression::Lzo => Codec::Lzo,
-        Compression::Snappy => Codec::Snappy,
-        Compression::Zstd => Codec::Zstd,
-        Compression::Lz4 => Codec::Lz4,
-    }
 }
 
 fn main() -> ExitCode {
@@ -91,27 +79,30 @@ fn run(opts: &Options) -> Result<(), String> {
                 let mut out = std::io::stdout().lock();
                 inspect::vtop(v, Path::new(vmcore), &mut out).map_err(|e| e.to_string())?;
             }
+            let mut stdout = std::io::stdout().lock();
             if opts.compression == Compression::Lz4 {
                 eprintln!(
                     "dumpfilter: warning: --lz4 is a kdump-rs extension: makedumpfile and crash cannot read this dump"
                 );
             }
-            let threads = opts
-                .num_threads
-                .map(|n| n as usize)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            let req = dump::DumpRequest {
+            let output = match (dumpfile, opts.dry_run) {
+                (Some(p), false) => Output::File {
+                    path: Path::new(p),
+                    force: opts.force,
+                },
+                (None, false) => Output::Flattened(&mut stdout),
+                _ => Output::Discard,
+            };
+            let req = DumpRequest {
                 vmcore: Path::new(vmcore),
-                dumpfile: dumpfile.as_deref().map(Path::new),
+                output,
                 levels: opts.dump_levels.clone(),
-                codec: codec(opts.compression),
-                threads,
-                force: opts.force,
+                codec: collector::codec(opts.compression),
+                threads: collector::threads(opts),
                 size_limit: opts.size_limit,
-                dry_run: opts.dry_run,
             };
             let t = Instant::now();
-            let out = dump::run(&req).map_err(|f| f.0)?;
+            let out = collector::run(req).map_err(|f| f.message)?;
             if level & 16 != 0 || opts.show_stats {
                 eprint!("\n{}", out.stats);
             }
@@ -177,7 +168,7 @@ fn rearrange(path: &Path, force: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn stats_json(o: &dump::DumpOutcome, seconds: f64) -> String {
+fn stats_json(o: &DumpOutcome, seconds: f64) -> String {
     let s = &o.stats;
     format!(
         "{{\"dump_level\":{},\"zero\":{},\"cache\":{},\"cache_private\":{},\"user\":{},\"free\":{},\"hwpoison\":{},\"offline\":{},\"remaining\":{},\"memory_hole\":{},\"total\":{},\"pages_written\":{},\"file_size\":{},\"seconds\":{:.3}}}\n",

@@ -1,0 +1,347 @@
+//! The core collector run in-process: filter a vmcore (ELF or kdump-compressed) into a
+//! kdump-compressed file or a flattened stream, through `page-filter` and `kdump-compressed`.
+//!
+//! This is what `dumpfilter` (and `kdump save` for a `makedumpfile`/`dumpfilter`
+//! core_collector) runs; it was moved here from the `dumpfilter` binary so both share it.
+
+use dumpfilter_options::{Compression, Options};
+use kdump_compressed::codec::Codec;
+use kdump_compressed::elf;
+use kdump_compressed::format::Utsname;
+use kdump_compressed::read::Bitmap;
+use kdump_compressed::write::{
+    write_kdump, DumpInfo, LimitedSink, MemBitmaps, Sink, WriteError, WriteOptions, WriteStats,
+};
+use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
+use std::io::{self, Write};
+use std::path::Path;
+use vmcore::PhysMemory;
+
+/// Where the dump goes.
+pub enum Output<'a> {
+    /// A kdump-compressed file, created (refused when it exists unless `force`).
+    File {
+        /// The file.
+        path: &'a Path,
+        /// Overwrite an existing file.
+        force: bool,
+    },
+    /// A flattened stream (makedumpfile -F) written to this writer.
+    Flattened(&'a mut dyn Write),
+    /// Nothing written (`--dry-run`): the pages are still filtered and compressed.
+    Discard,
+}
+
+/// What to dump and how.
+pub struct DumpRequest<'a> {
+    /// The input: /proc/vmcore, an ELF core or a kdump-compressed file.
+    pub vmcore: &'a Path,
+    /// The output.
+    pub output: Output<'a>,
+    /// Dump levels to try in order (the next one when the disk is full); empty means 0.
+    pub levels: Vec<u8>,
+    /// Page compression.
+    pub codec: Codec,
+    /// Compression workers.
+    pub threads: usize,
+    /// Cap on the bytes written (`-L`).
+    pub size_limit: Option<u64>,
+}
+
+/// The result of a successful dump.
+#[derive(Debug, Clone)]
+pub struct DumpOutcome {
+    /// The dump level used.
+    pub level: u8,
+    /// The page classes.
+    pub stats: Stats,
+    /// What was written.
+    pub write: WriteStats,
+}
+
+/// A failed dump, with the text to print.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CollectorError {
+    /// What went wrong.
+    pub message: String,
+    /// The OS error behind it, when a write failed (ENOSPC, EFBIG, ...).
+    pub os_error: Option<i32>,
+}
+
+impl CollectorError {
+    fn new(message: impl Into<String>) -> Self {
+        CollectorError {
+            message: message.into(),
+            os_error: None,
+        }
+    }
+}
+
+macro_rules! from_display {
+    ($($t:ty),*) => {$(
+        impl From<$t> for CollectorError {
+            fn from(e: $t) -> Self {
+                CollectorError::new(e.to_string())
+            }
+        }
+    )*};
+}
+from_display!(
+    io::Error,
+    vmcore::Error,
+    page_filter::Error,
+    kdump_compressed::read::ReadError,
+    kdump_compressed::elf::ElfError
+);
+
+/// The writer codec for a makedumpfile compression option.
+pub fn codec(c: Compression) -> Codec {
+    match c {
+        Compression::None => Codec::None,
+        Compression::Zlib => Codec::Zlib,
+        Compression::Lzo => Codec::Lzo,
+        Compression::Snappy => Codec::Snappy,
+        Compression::Zstd => Codec::Zstd,
+        Compression::Lz4 => Codec::Lz4,
+    }
+}
+
+/// Why a set of collector options cannot run in-process (None: it can).
+pub fn in_process_unsupported(o: &Options) -> Option<&'static str> {
+    if o.elf {
+        Some("ELF output (-E)")
+    } else if !o.unsupported.is_empty() {
+        Some("an option dumpfilter does not implement")
+    } else {
+        None
+    }
+}
+
+/// The number of workers for `--num-threads` (default: the number of CPUs).
+pub fn threads(o: &Options) -> usize {
+    o.num_threads
+        .map(|n| n as usize)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1)
+}
+
+struct NullSink;
+impl Sink for NullSink {
+    fn write_at(&mut self, _: u64, _: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The header fields of the crashed system.
+fn dump_info(vm: &vmcore::Vmcore, max_mapnr: u64, level: u8) -> Result<DumpInfo, CollectorError> {
+    let mut info = DumpInfo {
+        max_mapnr,
+        dump_level: level as i32,
+        page_size: vm.dump().page_size() as u32,
+        ..DumpInfo::default()
+    };
+    let vi = vm.require_vmcoreinfo()?;
+    if let Some(kd) = vm.kdump() {
+        // Refiltering: carry the input's header fields over unchanged.
+        let f = kd.file();
+        let mut from = DumpInfo::from_dump(f)?;
+        from.max_mapnr = max_mapnr;
+        from.dump_level = level as i32;
+        return Ok(from);
+    }
+    let path = vm
+        .path()
+        .ok_or_else(|| CollectorError::new("input has no path"))?;
+    let src = kdump_compressed::source::FileSource::open(path)?;
+    let phdrs = elf::program_headers(&src)?;
+    info.notes = elf::note_blob(&src, &phdrs)?;
+    info.vmcoreinfo = elf::find_vmcoreinfo(&info.notes);
+    info.nr_cpus = elf::count_prstatus(&info.notes) as i32;
+    info.timestamp = (
+        vi.get("CRASHTIME")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0),
+        0,
+    );
+    info.phys_base = vi.number("phys_base").unwrap_or(0) as u64;
+    // utsname: struct new_utsname inside init_uts_ns, read through the page tables.
+    let mut uts = [0u8; 6 * 65];
+    if let Some(sym) = vi.symbol("init_uts_ns") {
+        let off = vi.offset("uts_namespace.name").unwrap_or(0).max(0) as u64;
+        if vm.read_virt(sym.wrapping_add(off), &mut uts).is_ok() {
+            let mut u = Utsname::default();
+            for (i, f) in u.fields.iter_mut().enumerate() {
+                f.copy_from_slice(&uts[i * 65..(i + 1) * 65]);
+            }
+            info.utsname = u;
+        }
+    }
+    if info.utsname.release().is_empty() {
+        if let Some(r) = vm.osrelease() {
+            info.utsname.set_field(2, r);
+        }
+    }
+    Ok(info)
+}
+
+/// Run the filter and collect both bitmaps.
+fn classify(vm: &vmcore::Vmcore, level: u8) -> Result<(MemBitmaps, Stats, u64), CollectorError> {
+    let mut filter = PageFilter::from_vmcore(vm, FilterConfig::new(DumpLevel::new(level)?))?;
+    let max = filter.max_pfn();
+    let ps = vm.dump().page_size();
+    let mut bm = MemBitmaps::new(max, ps);
+    while let Some(w) = filter.next_window()? {
+        for pfn in w.start_pfn..w.end_pfn.min(max) {
+            if w.is_present(pfn) {
+                bm.set_valid(pfn);
+            }
+            if w.is_dumped(pfn) {
+                bm.set_dumped(pfn);
+            }
+        }
+    }
+    // A kdump-compressed input: what it excluded cannot come back.
+    if let Some(kd) = vm.kdump() {
+        let f = kd.file();
+        for pfn in 0..max {
+            if !f.bit(Bitmap::Dumped, pfn).unwrap_or(false) {
+                bm.clear_dumped(pfn);
+            }
+        }
+    }
+    Ok((bm, *filter.stats(), max))
+}
+
+fn open_output(path: &Path, force: bool) -> Result<std::fs::File, CollectorError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).read(true);
+    if force {
+        o.create(true).truncate(true);
+    } else {
+        o.create_new(true);
+    }
+    o.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            CollectorError::new(format!(
+                "{} already exists (use -f to overwrite it)",
+                path.display()
+            ))
+        } else {
+            CollectorError {
+                message: format!("cannot create {}: {e}", path.display()),
+                os_error: e.raw_os_error(),
+            }
+        }
+    })
+}
+
+const ENOSPC: i32 = 28;
+
+/// Filter and write; with several levels, retry with the next one when the disk is full.
+/// On a write error the file keeps what was written, with the INCOMPLETE flag in its header.
+pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
+    let vm = vmcore::Vmcore::open_with(req.vmcore, vmcore::Access::Pread)
+        .map_err(|e| CollectorError::new(format!("{}: {e}", req.vmcore.display())))?;
+    let levels = if req.levels.is_empty() {
+        vec![0]
+    } else {
+        req.levels.clone()
+    };
+    let mut output = req.output;
+    let mut file = match &output {
+        Output::File { path, force } => Some(open_output(path, *force)?),
+        _ => None,
+    };
+    for (i, &level) in levels.iter().enumerate() {
+        let (bitmaps, mut stats, max) = classify(&vm, level)?;
+        let info = dump_info(&vm, max, level)?;
+        let opts = WriteOptions {
+            codec: req.codec,
+            threads: req.threads.max(1),
+            ..WriteOptions::default()
+        };
+        let read = |pfn: u64, buf: &mut [u8]| {
+            vm.dump()
+                .read_phys(pfn * buf.len() as u64, buf)
+                .map_err(io::Error::other)
+        };
+        let limit = req.size_limit.unwrap_or(u64::MAX);
+        let result = match (&mut output, file.as_mut()) {
+            (_, Some(f)) => {
+                f.set_len(0)?;
+                let mut sink = LimitedSink::new(&mut *f, limit);
+                write_kdump(&mut sink, &info, &bitmaps, read, &opts)
+            }
+            (Output::Flattened(w), None) => {
+                let bw = io::BufWriter::with_capacity(1 << 20, &mut **w);
+                let mut flat = kdump_compressed::flattened::FlatWriter::new(bw)?;
+                let r = {
+                    let mut sink = LimitedSink::new(&mut flat, limit);
+                    write_kdump(&mut sink, &info, &bitmaps, read, &opts)
+                };
+                match (r, flat.finish()) {
+                    (Ok(w), Ok(_)) => Ok(w),
+                    (Ok(_), Err(e)) => {
+                        return Err(CollectorError {
+                            message: format!("writing the flattened stream: {e}"),
+                            os_error: e.raw_os_error(),
+                        })
+                    }
+                    (Err(e), _) => Err(e),
+                }
+            }
+            _ => write_kdump(&mut NullSink, &info, &bitmaps, read, &opts),
+        };
+        match result {
+            Ok(w) => {
+                stats.zero = w.zero_pages;
+                if let Some(f) = file.as_mut() {
+                    f.set_len(w.file_size)?;
+                    f.sync_all().ok();
+                }
+                if w.read_errors > 0 {
+                    eprintln!(
+                        "warning: {} page(s) could not be read and were saved as zero-filled ({})",
+                        w.read_errors,
+                        w.first_read_error.as_deref().unwrap_or("")
+                    );
+                }
+                return Ok(DumpOutcome {
+                    level,
+                    stats,
+                    write: w,
+                });
+            }
+            Err(WriteError::Incomplete { source, .. })
+                if source.raw_os_error() == Some(ENOSPC) && i + 1 < levels.len() =>
+            {
+                eprintln!(
+                    "no space left at dump level {level}; retrying with level {}",
+                    levels[i + 1]
+                );
+                continue;
+            }
+            Err(e) => {
+                let os_error = match &e {
+                    WriteError::Incomplete { source, .. } => source.raw_os_error(),
+                    _ => None,
+                };
+                if let Some(f) = file.as_mut() {
+                    f.sync_all().ok();
+                }
+                return Err(CollectorError {
+                    message: format!("writing the dump ({}): {e}", req.codec.name()),
+                    os_error,
+                });
+            }
+        }
+    }
+    Err(CollectorError::new("no dump level left to try"))
+}
+
+/// Write the kernel log of `vmcore` as `makedumpfile --dump-dmesg` does.
+pub fn dmesg(vmcore: &Path) -> Result<Vec<u8>, vmcore::Error> {
+    let vm = vmcore::Vmcore::open(vmcore)?;
+    vmcore::printk::dmesg(&vm, &vmcore::printk::DmesgOptions::default())
+}
