@@ -26,6 +26,12 @@ fuzz_target!(|data: &[u8]| {
     let once = bootloader::set_in_args(&text, value);
     assert_eq!(bootloader::set_in_args(&once, value), once);
     let _ = bootloader::remove_from_args(&text);
+    if let Ok(new) = bootloader::edit_grub_dropin(Path::new("f"), &text) {
+        assert_eq!(
+            bootloader::edit_grub_dropin(Path::new("f"), &new).ok().as_ref(),
+            Some(&new)
+        );
+    }
     for edit in [
         bootloader::edit_grub_legacy,
         bootloader::edit_default_grub,

@@ -30,6 +30,10 @@ pub enum BootConfigKind {
     GrubLegacy,
     /// /etc/default/grub (GRUB 2).
     DefaultGrub,
+    /// A /etc/default/grub.d/*.cfg drop-in that sets `crashkernel=` (Debian's kdump-tools
+    /// ships one appending `crashkernel=384M-:128M` to `GRUB_CMDLINE_LINUX_DEFAULT`, which
+    /// would win over /etc/default/grub): its `crashkernel=` is removed.
+    GrubDropIn,
     /// A Boot Loader Specification entry.
     Bls,
 }
@@ -40,7 +44,7 @@ impl BootConfigKind {
     pub fn followup(self, root: &SysRoot) -> Option<String> {
         match self {
             BootConfigKind::GrubLegacy | BootConfigKind::Bls => None,
-            BootConfigKind::DefaultGrub => {
+            BootConfigKind::DefaultGrub | BootConfigKind::GrubDropIn => {
                 let debian = root.path("/usr/sbin/update-grub").exists()
                     || root.path("/boot/grub/grub.cfg").exists();
                 if root.path("/boot/grub2/grub.cfg").exists() && !debian {
@@ -59,6 +63,7 @@ impl BootConfigKind {
         match self {
             BootConfigKind::GrubLegacy => "GRUB legacy grub.conf",
             BootConfigKind::DefaultGrub => "/etc/default/grub",
+            BootConfigKind::GrubDropIn => "/etc/default/grub.d drop-in",
             BootConfigKind::Bls => "Boot Loader Specification entry",
         }
     }
@@ -408,6 +413,49 @@ pub fn edit_default_grub(path: &Path, text: &str, value: &str) -> Result<String,
     Ok(lines.concat())
 }
 
+/// Remove `crashkernel=` from the `GRUB_CMDLINE_LINUX` / `GRUB_CMDLINE_LINUX_DEFAULT`
+/// assignments of a /etc/default/grub.d drop-in. Unlike /etc/default/grub, values that refer
+/// to other variables (`"$GRUB_CMDLINE_LINUX_DEFAULT crashkernel=..."`) are fine: only the
+/// literal `crashkernel=` words are dropped.
+pub fn edit_grub_dropin(path: &Path, text: &str) -> Result<String, BootError> {
+    let mut out = String::with_capacity(text.len());
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        let t = line.trim_start_matches(is_ws);
+        let t = t.strip_prefix("export ").unwrap_or(t);
+        let lead = line.len() - t.len();
+        let key_len = ["GRUB_CMDLINE_LINUX_DEFAULT=", "GRUB_CMDLINE_LINUX="]
+            .iter()
+            .find(|k| t.starts_with(*k))
+            .map(|k| k.len());
+        let Some(key_len) = key_len else {
+            out.push_str(line);
+            continue;
+        };
+        let vstart = lead + key_len;
+        let (body, _) = split_eol(&line[vstart..]);
+        let (a, b) = match body.chars().next() {
+            Some(q @ ('"' | '\'')) => {
+                let close = body[1..].find(q).ok_or_else(|| BootError::Format {
+                    path: path.to_path_buf(),
+                    line: n + 1,
+                    what: "unterminated quote".into(),
+                })?;
+                (vstart + 1, vstart + 1 + close)
+            }
+            _ => {
+                let len = body
+                    .find(|c: char| is_ws(c) || c == '#' || c == ';')
+                    .unwrap_or(body.len());
+                (vstart, vstart + len)
+            }
+        };
+        out.push_str(&line[..a]);
+        out.push_str(&remove_from_args(&line[a..b]));
+        out.push_str(&line[b..]);
+    }
+    Ok(out)
+}
+
 /// Edit one BLS entry: its `options` line (appended if absent).
 pub fn edit_bls(path: &Path, text: &str, value: &str) -> Result<String, BootError> {
     let _ = path;
@@ -452,6 +500,7 @@ pub fn edit(
     match kind {
         BootConfigKind::GrubLegacy => edit_grub_legacy(path, text, value),
         BootConfigKind::DefaultGrub => edit_default_grub(path, text, value),
+        BootConfigKind::GrubDropIn => edit_grub_dropin(path, text),
         BootConfigKind::Bls => edit_bls(path, text, value),
     }
 }
@@ -463,6 +512,8 @@ pub fn edit(
 pub const GRUB_LEGACY_PATHS: &[&str] = &["/boot/grub/grub.conf", "/boot/grub/menu.lst"];
 /// The GRUB 2 defaults file.
 pub const DEFAULT_GRUB_PATH: &str = "/etc/default/grub";
+/// GRUB 2 drop-ins sourced after /etc/default/grub by grub-mkconfig.
+pub const GRUB_D_DIR: &str = "/etc/default/grub.d";
 /// The BLS entries directory.
 pub const BLS_DIR: &str = "/boot/loader/entries";
 /// Most BLS entries considered.
@@ -479,6 +530,16 @@ pub fn discover(root: &SysRoot) -> Result<Vec<(PathBuf, BootConfigKind)>, BootEr
             PathBuf::from(DEFAULT_GRUB_PATH),
             BootConfigKind::DefaultGrub,
         ));
+    }
+    for name in dir_entries(root, GRUB_D_DIR, ".cfg")? {
+        let p = Path::new(GRUB_D_DIR).join(name);
+        let text = root.read_text(&p, MAX_SMALL).map_err(|e| BootError::Io {
+            path: p.clone(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        if text.contains("crashkernel=") {
+            out.push((p, BootConfigKind::GrubDropIn));
+        }
     }
     let dir = root.path(BLS_DIR);
     if dir.is_dir() {
@@ -511,6 +572,29 @@ pub fn discover(root: &SysRoot) -> Result<Vec<(PathBuf, BootConfigKind)>, BootEr
         )));
     }
     Ok(out)
+}
+
+/// Names of regular files in `dir` (under `root`) ending in `suffix`, sorted; empty if the
+/// directory does not exist.
+fn dir_entries(root: &SysRoot, dir: &str, suffix: &str) -> Result<Vec<String>, BootError> {
+    let real = root.path(dir);
+    if !real.is_dir() {
+        return Ok(Vec::new());
+    }
+    let io_err = |source| BootError::Io {
+        path: PathBuf::from(dir),
+        source,
+    };
+    let mut names = Vec::new();
+    for e in fs::read_dir(&real).map_err(io_err)?.take(MAX_BLS_ENTRIES) {
+        let e = e.map_err(io_err)?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(suffix) && e.path().is_file() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Plan setting `crashkernel=value` in every boot-loader file found under `root`.

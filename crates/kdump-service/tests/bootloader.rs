@@ -42,6 +42,12 @@ const CASES: &[(&str, BootConfigKind, &str, &str)] = &[
         "default-grub-none.256M",
     ),
     (
+        "grub.d-kdump-tools.cfg",
+        BootConfigKind::GrubDropIn,
+        "256M",
+        "grub.d-kdump-tools.cfg.removed",
+    ),
+    (
         "bls-fedora.conf",
         BootConfigKind::Bls,
         "512M",
@@ -240,6 +246,60 @@ fn apply_refuses_a_file_changed_after_planning() {
     assert!(e.contains("changed since the plan"), "{e}");
 }
 
+/// A Debian system with kdump-tools: its grub.d drop-in appends crashkernel=384M-:128M to
+/// GRUB_CMDLINE_LINUX_DEFAULT, which would override /etc/default/grub; it is cleaned too.
+#[test]
+fn debian_with_kdump_tools_dropin() {
+    let t = TempRoot::new("debian");
+    t.put("/etc/default/grub", fixture("default-grub-debian"));
+    t.put(
+        "/etc/default/grub.d/kdump-tools.cfg",
+        fixture("grub.d-kdump-tools.cfg"),
+    );
+    t.put("/etc/default/grub.d/other.cfg", "GRUB_TIMEOUT=2\n");
+    t.put("/boot/grub/grub.cfg", "# generated\n");
+    let root = SysRoot::new(t.path());
+    let ck = Crashkernel::parse("2G-64G:256M,64G-:512M").unwrap();
+    let plan = bootloader::plan(&root, &ck).unwrap();
+    let kinds: Vec<(String, BootConfigKind)> = plan
+        .iter()
+        .map(|c| (c.path.display().to_string(), c.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("/etc/default/grub".to_string(), BootConfigKind::DefaultGrub),
+            (
+                "/etc/default/grub.d/kdump-tools.cfg".to_string(),
+                BootConfigKind::GrubDropIn
+            )
+        ]
+    );
+    bootloader::apply(&root, &plan).unwrap();
+    assert_eq!(
+        t.read("/etc/default/grub"),
+        fixture("default-grub-debian.default")
+    );
+    assert_eq!(
+        t.read("/etc/default/grub.d/kdump-tools.cfg"),
+        fixture("grub.d-kdump-tools.cfg.removed")
+    );
+    assert_eq!(t.read("/etc/default/grub.d/other.cfg"), "GRUB_TIMEOUT=2\n");
+    // The backup does not end in .cfg, so grub-mkconfig does not source it.
+    assert!(t
+        .path()
+        .join("etc/default/grub.d/kdump-tools.cfg.kdump-bak")
+        .exists());
+    // Once cleaned, the drop-in no longer sets crashkernel= and is not planned again.
+    let again = bootloader::plan(&root, &ck).unwrap();
+    assert_eq!(again.len(), 1);
+    assert!(!again[0].changes());
+    assert!(BootConfigKind::GrubDropIn
+        .followup(&root)
+        .unwrap()
+        .starts_with("update-grub"));
+}
+
 #[test]
 fn nothing_to_edit_is_an_error() {
     let t = TempRoot::new("empty");
@@ -284,6 +344,9 @@ mod prop {
         #[test]
         fn edits_never_panic_and_are_idempotent(text in config_text()) {
             let v = "2G-64G:256M,64G-:512M";
+            if let Ok(once) = bootloader::edit_grub_dropin(Path::new("f"), &text) {
+                prop_assert_eq!(bootloader::edit_grub_dropin(Path::new("f"), &once).ok(), Some(once.clone()));
+            }
             for edit in [
                 bootloader::edit_grub_legacy,
                 bootloader::edit_default_grub,
