@@ -83,8 +83,8 @@ pub enum Crashkernel {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("crashkernel=: column {column}: {kind}")]
 pub struct ParseError {
-    /// 1-based column in the text given to the parser (counting `crashkernel=` if it was
-    /// part of the text).
+    /// 1-based column (byte offset + 1) in the text given to the parser, counting
+    /// `crashkernel=` if it was part of the text.
     pub column: usize,
     /// What was expected.
     pub kind: ParseErrorKind,

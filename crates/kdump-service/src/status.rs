@@ -156,8 +156,7 @@ impl Status {
                     "runtime" | "dump filter" | "struct pages + page tables"
                 )
             })
-            .map(|p| p.bytes)
-            .sum::<u64>()
+            .fold(0u64, |a, p| a.saturating_add(p.bytes))
             .saturating_add(self.initrd.as_ref().map(|i| i.unpacked).unwrap_or(0));
         Fit::Fits {
             need,
