@@ -144,9 +144,10 @@ pub fn demo() -> Result<()> {
         extra: Vec::new(),
     };
     spec.dir = Some(dir.join("vm"));
-    let boot = Instant::now();
-    let prep = boot.duration_since(t0);
     let mut g = Guest::boot(spec)?;
+    // The timeline starts when QEMU starts (after the initramfs is built).
+    let boot = g.started;
+    let prep = boot.duration_since(t0);
     let mut timeline: Vec<(f64, String)> = vec![(0.0, "QEMU started".into())];
     let mut step = |g: &mut Guest, pat: &str, what: &str, secs: u64| -> Result<String> {
         let line = g.wait_for(pat, Duration::from_secs(secs))?;

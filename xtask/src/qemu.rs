@@ -102,7 +102,6 @@ pub struct Guest {
     /// Disk image paths, in order (vda, vdb, ...).
     pub disks: Vec<PathBuf>,
     /// When QEMU started.
-    #[allow(dead_code)]
     pub started: Instant,
     child: Option<Child>,
     qmp: Option<Qmp>,
@@ -147,8 +146,10 @@ impl Guest {
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", qmp_sock.display()));
         for d in &disks {
-            cmd.arg("-drive")
-                .arg(format!("file={},if=virtio,format=raw,cache=unsafe", d.display()));
+            cmd.arg("-drive").arg(format!(
+                "file={},if=virtio,format=raw,cache=unsafe",
+                d.display()
+            ));
         }
         let out = std::fs::File::create(dir.join("qemu.out"))?;
         cmd.stdin(Stdio::null())

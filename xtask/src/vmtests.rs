@@ -132,7 +132,10 @@ fn kdump_fixtures() -> Result<()> {
         .iter()
         .filter(|f| f.source == Source::Kdump)
         .collect();
-    ensure!(kdumps.len() >= 2, "expected kdump fixtures for 6.1 and 6.12");
+    ensure!(
+        kdumps.len() >= 2,
+        "expected kdump fixtures for 6.1 and 6.12"
+    );
     for f in kdumps {
         let log = std::fs::read_to_string(fixtures::abs(&f.serial_log))?;
         for marker in [
@@ -140,14 +143,22 @@ fn kdump_fixtures() -> Result<()> {
             "KDUMPRS-CAPTURE",
             "KDUMPRS-DONE scenario=capture-raw rc=0",
         ] {
-            ensure!(log.contains(marker), "{}: serial log lacks {marker}", f.name);
+            ensure!(
+                log.contains(marker),
+                "{}: serial log lacks {marker}",
+                f.name
+            );
         }
         let want: u64 = crate::qemu::parse_results(&log)
             .get("vmcore_size")
             .and_then(|s| s.parse().ok())
             .context("no vmcore_size")?;
         let size = std::fs::metadata(fixtures::abs(&f.vmcore))?.len();
-        ensure!(size == want, "{}: vmcore {size} bytes, guest said {want}", f.name);
+        ensure!(
+            size == want,
+            "{}: vmcore {size} bytes, guest said {want}",
+            f.name
+        );
         let info = crate::elf::vmcoreinfo(&fixtures::abs(&f.vmcore))?
             .with_context(|| format!("{}: no VMCOREINFO", f.name))?;
         ensure!(
