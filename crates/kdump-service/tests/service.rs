@@ -147,9 +147,11 @@ fn init_script_start_stop_status_restart() {
     assert_eq!(run("stop").0, 0);
     assert_eq!(run("status").0, 3);
     assert_eq!(run("bogus").0, 2);
+    // The seed's `service kdump propagate` (install the ssh key on the target).
+    assert_eq!(run("propagate").0, 0);
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
-        "load\nunload\nload\nunload\n"
+        "load\nunload\nload\nunload\npropagate\n"
     );
     std::fs::remove_file(&loaded).unwrap();
     assert_eq!(run("status").0, 4);
