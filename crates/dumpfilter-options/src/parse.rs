@@ -557,9 +557,9 @@ fn conflict(first: &str, second: &str, reason: &'static str) -> OptionsError {
 
 /// The combinations makedumpfile refuses (check_param_for_* in its source), plus two modes at once.
 fn check_conflicts(o: &Options, seen: &Seen) -> Result<(), OptionsError> {
-    if let [a, b, ..] = seen.modes.as_slice() {
-        if a != b {
-            return Err(conflict(a, b, "they select different operations"));
+    if let Some(first) = seen.modes.first() {
+        if let Some(other) = seen.modes.iter().find(|m| *m != first) {
+            return Err(conflict(first, other, "they select different operations"));
         }
     }
     let mode = seen.modes.first().map(String::as_str);

@@ -227,6 +227,11 @@ fn conflicts_makedumpfile_refuses() {
     assert!(err(&["--dry-run", "--dump-dmesg", "a", "b"]).starts_with("--dry-run cannot"));
     assert!(err(&["--dry-run", "--reassemble", "a", "b"]).starts_with("--dry-run cannot"));
     assert!(err(&["--split", "--reassemble", "a", "b", "c"]).contains("different operations"));
+    // found by the fuzzer: a repeated mode option hid a third, different one
+    assert_eq!(
+        err(&["--split", "--split", "-g", "x", "-l", "a", "b", "c"]),
+        "--split cannot be used with -g: they select different operations"
+    );
     assert!(
         err(&["-x", "vmlinux", "-i", "info", "a", "b"]).starts_with("-x cannot be used with -i")
     );
