@@ -595,12 +595,10 @@ impl CmdlineCrashkernel {
                     error,
                 })
         };
-        let cma = match &self.cma {
-            Some(v) => match parse(v)? {
-                Crashkernel::Cma(s) if s > 0 => Some(s),
-                _ => None,
-            },
-            None => None,
+        // The kernel ignores a malformed `,cma` value (it still reserves the main region).
+        let cma = match self.cma.as_deref().map(Crashkernel::parse) {
+            Some(Ok(Crashkernel::Cma(s))) if s > 0 => Some(s),
+            _ => None,
         };
         if let Some(v) = &self.main {
             let ck = parse(v)?;

@@ -257,6 +257,12 @@ fn command_line_combination() {
     assert_eq!(r.low, None);
     assert_eq!(r.cma, Some(32 * MIB));
 
+    // A malformed ,cma is ignored, as the kernel ignores it.
+    let r = CmdlineCrashkernel::from_cmdline("crashkernel=192M crashkernel=x,cma")
+        .request(GIB)
+        .unwrap();
+    assert_eq!((r.main.size, r.cma), (192 * MIB, None));
+
     // ,high alone: low defaults to 256 MiB on x86_64; an explicit ,low wins.
     let r = CmdlineCrashkernel::from_cmdline("crashkernel=1G,high")
         .request(16 * GIB)
