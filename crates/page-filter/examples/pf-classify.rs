@@ -1,6 +1,8 @@
 //! Classify a dump's pages at a dump level and print makedumpfile's statistics table.
 //!
-//! `pf-classify VMCORE LEVEL [--zero] [--budget BYTES] [--bitmap2 OUT] [--mem-map]`
+//! `pf-classify VMCORE LEVEL [--zero] [--pread] [--budget BYTES] [--bitmap2 OUT] [--mem-map]`
+//!
+//! `--pread` reads the dump with pread instead of mmap (mapped file pages count in RSS).
 //!
 //! `--zero` also reads every dumpable page to count (and exclude) zero pages, as makedumpfile
 //! does for ELF output; `--bitmap2 OUT` writes bitmap 2 for frames 0..max_pfn.
@@ -22,11 +24,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = FilterConfig::new(level);
     let mut out = None;
     let mut mem_map = false;
+    let mut access = vmcore::Access::Mmap;
     let mut i = 2;
     while i < args.len() {
         match args[i].as_str() {
             "--zero" => config.exclude_zero_pages = true,
             "--mem-map" => mem_map = true,
+            "--pread" => access = vmcore::Access::Pread,
             "--budget" => {
                 i += 1;
                 config.bitmap_budget = args.get(i).ok_or("--budget needs a value")?.parse()?;
@@ -40,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         i += 1;
     }
     let t0 = Instant::now();
-    let dump = vmcore::Vmcore::open(&args[0])?;
+    let dump = vmcore::Vmcore::open_with(&args[0], access)?;
     let t_open = t0.elapsed();
     let mut filter = PageFilter::from_vmcore(&dump, config)?;
     if mem_map {

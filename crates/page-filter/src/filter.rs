@@ -145,6 +145,13 @@ impl fmt::Display for Stats {
         writeln!(f, "    Hwpoison pages          : 0x{:016x}", self.hwpoison)?;
         writeln!(f, "    Offline pages           : 0x{:016x}", self.offline)?;
         writeln!(f, "  Remaining pages  : 0x{:016x}", self.remaining())?;
+        if self.original() != 0 {
+            writeln!(
+                f,
+                "  (The number of pages is reduced to {}%.)",
+                u128::from(self.remaining()) * 100 / u128::from(self.original())
+            )?;
+        }
         writeln!(f, "Memory Hole     : 0x{:016x}", self.memory_hole)?;
         writeln!(f, "--------------------------------------------------")?;
         writeln!(f, "Total pages     : 0x{:016x}", self.total)
@@ -371,7 +378,8 @@ impl<S: MemorySource> PageFilter<S> {
         }
         let present = merge(present);
         let in_segs = merge(in_segs);
-        let budget_pfns = (config.bitmap_budget as u64).saturating_mul(4);
+        // Both bitmaps of a window within the budget, itself kept within 8 KiB..4 GiB.
+        let budget_pfns = (config.bitmap_budget.clamp(8 << 10, 4 << 30) as u64).saturating_mul(4);
         let window_pfns = if budget_pfns >= max_pfn {
             max_pfn.div_ceil(8) * 8
         } else {

@@ -239,17 +239,23 @@ impl MemMap {
         })
     }
 
-    /// Every run, in pfn order (makedumpfile's `mem_map[...]` table at --message-level 31).
+    /// Every run, in pfn order: one per section with a mem_map (makedumpfile's `mem_map[...]`
+    /// table at --message-level 31), consecutive sections without one merged into a single run.
     pub fn runs<S: MemorySource + ?Sized>(
         &mut self,
         source: &mut S,
     ) -> Result<Vec<MemMapRun>, Error> {
-        let mut out = Vec::new();
+        let mut out: Vec<MemMapRun> = Vec::new();
         let mut pfn = 0;
         while pfn < self.max_pfn {
             let r = self.run_of(source, pfn)?;
-            out.push(r);
-            pfn = r.end_pfn;
+            match out.last_mut() {
+                Some(last) if last.mem_map.is_none() && r.mem_map.is_none() => {
+                    last.end_pfn = r.end_pfn
+                }
+                _ => out.push(r),
+            }
+            pfn = r.end_pfn.max(pfn + 1);
         }
         Ok(out)
     }
