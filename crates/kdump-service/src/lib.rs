@@ -24,9 +24,13 @@ pub mod collector;
 pub mod crashkernel;
 pub mod diff;
 pub mod estimate;
+pub mod load;
+pub mod save;
 pub mod service;
+pub mod ssh;
 pub mod status;
 pub mod sysinfo;
+pub mod target;
 
 /// Where dumps go when kdump.conf has no `path` directive.
 pub const DEFAULT_DUMP_DIR: &str = "/var/crash";

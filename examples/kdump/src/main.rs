@@ -6,6 +6,7 @@
 use std::process::ExitCode;
 
 mod conf_cmds;
+mod dump_cmds;
 mod reserve_cmds;
 
 const USAGE: &str = "usage: kdump <check|show|load|unload|status|save|propagate|estimate|reset-crashkernel|install-service> [options]
@@ -30,10 +31,10 @@ fn main() -> ExitCode {
         "reset-crashkernel" => reserve_cmds::reset_crashkernel(rest),
         "install-service" => reserve_cmds::install_service(rest),
         "status" => reserve_cmds::status(rest),
-        "load" | "unload" | "save" | "propagate" => {
-            eprintln!("kdump {cmd}: not implemented yet in this version (tracked in the project's issues)");
-            ExitCode::from(2)
-        }
+        "load" => dump_cmds::load(rest),
+        "unload" => dump_cmds::unload(rest),
+        "save" => dump_cmds::save(rest),
+        "propagate" => dump_cmds::propagate(rest),
         other => {
             eprintln!("kdump: unknown command `{other}`\n{USAGE}");
             ExitCode::from(2)

@@ -1,0 +1,565 @@
+//! `kdump save`, in the capture kernel: run kdump_pre, save /proc/vmcore to the target of the
+//! plan with its core_collector, run kdump_post, then the final action (or the failure action
+//! when saving failed), following kdump-utils' capture script (dracut/99kdumpbase/kdump.sh):
+//!
+//! - file systems: `<mount>/<path>/<host>-<date>/`, `vmcore-dmesg.txt` first (written as
+//!   `vmcore-dmesg-incomplete.txt`, mode 0600), then `vmcore-incomplete`, synced and renamed
+//!   `vmcore`;
+//! - raw: the flattened stream (-F) written onto the device;
+//! - ssh: `mkdir -p` on the server, `vmcore-dmesg.txt`, then the flattened stream through
+//!   `umask 0077 && dd` into `vmcore-incomplete`, renamed `vmcore.flat`;
+//! - nfs: mounted with `mount -t nfs`, then as a file system.
+//!
+//! A kdump_pre that exits non-zero skips the dump and runs the final action; the pre.d scripts
+//! only warn. kdump_post gets the dump's exit status as $1 (post.d scripts first); its own
+//! status only warns.
+//!
+//! makedumpfile and dumpfilter collectors run in-process ([`crate::collector`]) unless they ask
+//! for something only the C tool does (ELF output); any other collector is spawned as
+//! `COLLECTOR /proc/vmcore FILE` (or with its stdout to the raw device / ssh).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use kdump_conf::{CollectorKind, FailureAction, FinalAction, Plan, TargetPlan, Timestamp};
+
+use crate::collector::{self, DumpOutcome, DumpRequest, Output};
+use crate::ssh::SshTarget;
+use crate::target;
+
+/// How `kdump save` runs.
+#[derive(Debug, Clone)]
+pub struct SaveOptions {
+    /// The crashed kernel's memory (/proc/vmcore).
+    pub vmcore: PathBuf,
+    /// For file-system targets: an already-mounted directory used instead of mounting the
+    /// target (tests, or a target mounted by the init system).
+    pub target_root: Option<PathBuf>,
+    /// Where targets are mounted (kdump-utils: /kdumproot).
+    pub mount_dir: PathBuf,
+    /// The root file system for dump_to_rootfs and targets without a device (kdump-utils:
+    /// /sysroot).
+    pub rootfs: PathBuf,
+    /// The `<host>` part of the dump directory (default: 127.0.0.1 for local targets, the
+    /// address on the route to the server for ssh/nfs).
+    pub host: Option<String>,
+    /// The time in the directory name (default: now, UTC).
+    pub time: Option<Timestamp>,
+    /// Extra `-o` options for ssh.
+    pub ssh_options: Vec<String>,
+    /// Block devices to probe for LABEL=/UUID= (default: /sys/class/block).
+    pub devices: Option<Vec<PathBuf>>,
+    /// Do not run the final or failure action; report it only.
+    pub no_action: bool,
+    /// Also write vmcore-dmesg.txt (kdump-utils does).
+    pub dmesg: bool,
+}
+
+impl Default for SaveOptions {
+    fn default() -> Self {
+        SaveOptions {
+            vmcore: "/proc/vmcore".into(),
+            target_root: None,
+            mount_dir: "/kdumproot".into(),
+            rootfs: "/sysroot".into(),
+            host: None,
+            time: None,
+            ssh_options: Vec::new(),
+            devices: None,
+            no_action: false,
+            dmesg: true,
+        }
+    }
+}
+
+/// What the save did.
+#[derive(Debug, Clone, Default)]
+pub struct SaveReport {
+    /// Where the dump went: a directory, a device, or `user@host:dir`.
+    pub location: String,
+    /// The dump file when complete (None: nothing complete).
+    pub vmcore: Option<String>,
+    /// Whether vmcore-dmesg.txt was saved.
+    pub dmesg_saved: bool,
+    /// The in-process collector's statistics.
+    pub outcome: Option<DumpOutcome>,
+    /// Seconds spent saving.
+    pub seconds: f64,
+    /// The error that made the dump fail.
+    pub error: Option<String>,
+    /// Warnings (hooks, dmesg).
+    pub warnings: Vec<String>,
+    /// The action taken (or that would be taken with `no_action`) at the end.
+    pub action: String,
+    /// kdump_pre refused the dump.
+    pub pre_failed: bool,
+}
+
+impl SaveReport {
+    /// 0 when the dump is complete, 1 otherwise (kdump.sh's exit status).
+    pub fn exit_code(&self) -> u8 {
+        if self.error.is_none() && !self.pre_failed {
+            0
+        } else {
+            1
+        }
+    }
+}
+
+fn now() -> Timestamp {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Timestamp::from_unix(secs)
+}
+
+/// Runs a hook with optional argument; returns its exit code (or an error text).
+fn run_hook(path: &str, arg: Option<i32>) -> Result<i32, String> {
+    let mut c = Command::new(path);
+    if let Some(a) = arg {
+        c.arg(a.to_string());
+    }
+    match c.status() {
+        Ok(s) => Ok(s.code().unwrap_or(128)),
+        Err(e) => Err(format!("{path}: {e}")),
+    }
+}
+
+fn dir_scripts(dir: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// kdump_pre, then the pre.d scripts. Err: the kdump_pre status refusing the dump.
+fn do_pre(plan: &Plan, warnings: &mut Vec<String>) -> Result<(), String> {
+    if let Some(pre) = &plan.hooks.pre {
+        match run_hook(pre, None) {
+            Ok(0) => {}
+            Ok(n) => return Err(format!("kdump_pre {pre} exited with status {n}")),
+            Err(e) => return Err(format!("kdump_pre {e}")),
+        }
+    }
+    if let Some(d) = plan.hooks.pre_dir {
+        for s in dir_scripts(d) {
+            match run_hook(&s.display().to_string(), None) {
+                Ok(0) => {}
+                Ok(n) => warnings.push(format!("{} exited with status {n}", s.display())),
+                Err(e) => warnings.push(e),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn do_post(plan: &Plan, status: i32, warnings: &mut Vec<String>) {
+    if let Some(d) = plan.hooks.post_dir {
+        for s in dir_scripts(d) {
+            match run_hook(&s.display().to_string(), Some(status)) {
+                Ok(0) => {}
+                Ok(n) => warnings.push(format!("{} exited with status {n}", s.display())),
+                Err(e) => warnings.push(e),
+            }
+        }
+    }
+    if let Some(post) = &plan.hooks.post {
+        match run_hook(post, Some(status)) {
+            Ok(0) => {}
+            Ok(n) => warnings.push(format!("kdump_post {post} exited with status {n}")),
+            Err(e) => warnings.push(format!("kdump_post {e}")),
+        }
+    }
+}
+
+/// Where the collector writes.
+enum Sink<'a> {
+    File(&'a Path),
+    Stream(&'a mut dyn Write),
+}
+
+/// Runs the plan's collector on `vmcore` into `sink`.
+fn run_collector(
+    plan: &Plan,
+    vmcore: &Path,
+    sink: Sink<'_>,
+) -> Result<Option<DumpOutcome>, String> {
+    let argv = &plan.collector.argv;
+    let opts = match plan.collector.kind {
+        CollectorKind::Other => None,
+        _ => dumpfilter_options::parse_collector(&argv[1..]).ok(),
+    };
+    if let Some(o) = opts.filter(|o| collector::in_process_unsupported(o).is_none()) {
+        let output = match sink {
+            Sink::File(p) => {
+                if o.flatten {
+                    return Err("the collector has -F but the target is a file system".into());
+                }
+                Output::File {
+                    path: p,
+                    force: true,
+                }
+            }
+            Sink::Stream(w) => Output::Flattened(w),
+        };
+        let req = DumpRequest {
+            vmcore,
+            output,
+            levels: o.dump_levels.clone(),
+            codec: collector::codec(o.compression),
+            threads: collector::threads(&o),
+            size_limit: o.size_limit,
+        };
+        return collector::run(req).map(Some).map_err(|e| e.message);
+    }
+    // Spawned: as kdump.sh runs it, `$CORE_COLLECTOR /proc/vmcore [FILE]`.
+    let prog = argv.first().ok_or("empty core_collector")?;
+    let mut c = Command::new(prog);
+    c.args(&argv[1..]).arg(vmcore);
+    match sink {
+        Sink::File(p) => {
+            c.arg(p);
+            let st = c.status().map_err(|e| format!("cannot run {prog}: {e}"))?;
+            if !st.success() {
+                return Err(format!("{prog} failed ({st})"));
+            }
+        }
+        Sink::Stream(w) => {
+            let mut child = c
+                .stdout(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot run {prog}: {e}"))?;
+            if let Some(mut out) = child.stdout.take() {
+                std::io::copy(&mut out, w).map_err(|e| format!("copying {prog}'s output: {e}"))?;
+            }
+            let st = child.wait().map_err(|e| e.to_string())?;
+            if !st.success() {
+                return Err(format!("{prog} failed ({st})"));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn sync_dir(dir: &Path) {
+    if let Ok(f) = std::fs::File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+#[cfg(unix)]
+fn chmod_600(p: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+}
+
+/// Saves into a mounted file system whose mount point is `mnt`.
+fn dump_fs(
+    plan: &Plan,
+    opts: &SaveOptions,
+    mnt: &Path,
+    host: &str,
+    time: &Timestamp,
+    report: &mut SaveReport,
+) -> Result<(), String> {
+    let rel = plan
+        .dump_dir(host, time)
+        .ok_or("the plan has no dump directory")?;
+    let dir = mnt.join(rel.trim_start_matches('/'));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    report.location = dir.display().to_string();
+    if opts.dmesg {
+        let tmp = dir.join("vmcore-dmesg-incomplete.txt");
+        match collector::dmesg(&opts.vmcore) {
+            Ok(text) => match std::fs::write(&tmp, text) {
+                Ok(()) => {
+                    let fin = dir.join("vmcore-dmesg.txt");
+                    if std::fs::rename(&tmp, &fin).is_ok() {
+                        chmod_600(&fin);
+                        report.dmesg_saved = true;
+                    }
+                }
+                Err(e) => {
+                    chmod_600(&tmp);
+                    report
+                        .warnings
+                        .push(format!("saving vmcore-dmesg.txt failed: {e}"))
+                }
+            },
+            Err(e) => report
+                .warnings
+                .push(format!("saving vmcore-dmesg.txt failed: {e}")),
+        }
+        sync_dir(&dir);
+    }
+    let incomplete = dir.join("vmcore-incomplete");
+    report.outcome = run_collector(plan, &opts.vmcore, Sink::File(&incomplete))?;
+    if let Ok(f) = std::fs::File::open(&incomplete) {
+        f.sync_all()
+            .map_err(|e| format!("sync {}: {e}", incomplete.display()))?;
+    }
+    let fin = dir.join(&plan.dump_file);
+    std::fs::rename(&incomplete, &fin).map_err(|e| format!("rename to {}: {e}", fin.display()))?;
+    sync_dir(&dir);
+    report.vmcore = Some(fin.display().to_string());
+    Ok(())
+}
+
+fn dump_raw(
+    plan: &Plan,
+    opts: &SaveOptions,
+    device: &str,
+    report: &mut SaveReport,
+) -> Result<(), String> {
+    report.location = device.to_string();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(device)
+        .map_err(|e| format!("open {device}: {e}"))?;
+    report.outcome = run_collector(plan, &opts.vmcore, Sink::Stream(&mut f))?;
+    f.flush().map_err(|e| format!("{device}: {e}"))?;
+    f.sync_all().map_err(|e| format!("sync {device}: {e}"))?;
+    report.vmcore = Some(device.to_string());
+    Ok(())
+}
+
+/// The capture system's address on the route to `host` (no packet is sent: a UDP socket is
+/// only connected).
+pub fn route_address(host: &str) -> Option<String> {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    let bind = if h.contains(':') {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
+    let s = std::net::UdpSocket::bind(bind).ok()?;
+    s.connect((h, 22)).ok()?;
+    Some(s.local_addr().ok()?.ip().to_string())
+}
+
+fn dump_ssh(
+    plan: &Plan,
+    opts: &SaveOptions,
+    t: &SshTarget,
+    host_ip: &str,
+    time: &Timestamp,
+    report: &mut SaveReport,
+) -> Result<(), String> {
+    let dir = plan
+        .dump_dir(host_ip, time)
+        .ok_or("the plan has no dump directory")?;
+    report.location = format!("{}:{dir}", t.address);
+    t.mkdir_p(&dir).map_err(|e| e.to_string())?;
+    if opts.dmesg {
+        match collector::dmesg(&opts.vmcore) {
+            Ok(text) => match t.put(
+                &text,
+                &format!("{dir}/vmcore-dmesg-incomplete.txt"),
+                &format!("{dir}/vmcore-dmesg.txt"),
+            ) {
+                Ok(()) => report.dmesg_saved = true,
+                Err(e) => report
+                    .warnings
+                    .push(format!("saving vmcore-dmesg.txt failed: {e}")),
+            },
+            Err(e) => report
+                .warnings
+                .push(format!("saving vmcore-dmesg.txt failed: {e}")),
+        }
+    }
+    let tmp = format!("{dir}/vmcore-incomplete");
+    let mut child = t.start_write(&tmp).map_err(|e| e.to_string())?;
+    let result = match child.stdin.take() {
+        Some(mut stdin) => {
+            let r = run_collector(plan, &opts.vmcore, Sink::Stream(&mut stdin));
+            drop(stdin);
+            r
+        }
+        None => Err("ssh has no stdin".into()),
+    };
+    let fin = SshTarget::finish(child).map_err(|e| e.to_string());
+    report.outcome = result?;
+    fin?;
+    let dest = format!("{dir}/{}", plan.dump_file);
+    t.rename(&tmp, &dest).map_err(|e| e.to_string())?;
+    report.vmcore = Some(format!("{}:{dest}", t.address));
+    Ok(())
+}
+
+/// Carries out the dump part of `plan` (no hooks, no actions).
+fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(), String> {
+    let time = opts.time.unwrap_or_else(now);
+    let local_host = opts
+        .host
+        .clone()
+        .or_else(|| plan.known_host().map(String::from))
+        .unwrap_or_else(|| "127.0.0.1".into());
+    match &plan.target {
+        TargetPlan::Raw { device } => dump_raw(plan, opts, device, report),
+        TargetPlan::Ssh { user, host, sshkey } => {
+            let t = SshTarget {
+                address: format!("{user}@{host}"),
+                key: sshkey.into(),
+                options: opts.ssh_options.clone(),
+            };
+            let ip = opts
+                .host
+                .clone()
+                .or_else(|| route_address(host))
+                .unwrap_or_else(|| "127.0.0.1".into());
+            dump_ssh(plan, opts, &t, &ip, &time, report)
+        }
+        TargetPlan::Ftp { .. } => Err("ftp targets (Debian kdump-tools) are not supported".into()),
+        other => {
+            let mnt = match (&opts.target_root, other) {
+                (Some(r), _) => r.clone(),
+                (None, TargetPlan::Default) => opts.rootfs.clone(),
+                (None, TargetPlan::Fs { fstype, device }) => {
+                    let cands = opts.devices.clone().unwrap_or_else(target::block_devices);
+                    let dev = target::resolve_device(device, &cands).map_err(|e| e.to_string())?;
+                    target::mount(fstype, &dev.display().to_string(), &opts.mount_dir, None)
+                        .map_err(|e| e.to_string())?;
+                    opts.mount_dir.clone()
+                }
+                (None, TargetPlan::Nfs { server, export }) => {
+                    let what = format!("{server}:{export}");
+                    target::mount("nfs", &what, &opts.mount_dir, Some("nolock"))
+                        .map_err(|e| e.to_string())?;
+                    opts.mount_dir.clone()
+                }
+                (None, TargetPlan::Virtiofs { tag }) => {
+                    target::mount("virtiofs", tag, &opts.mount_dir, None)
+                        .map_err(|e| e.to_string())?;
+                    opts.mount_dir.clone()
+                }
+                (
+                    None,
+                    TargetPlan::DracutMount {
+                        device,
+                        mount_point,
+                        fstype,
+                    },
+                ) => {
+                    let dir = PathBuf::from(mount_point);
+                    target::mount(fstype, device, &dir, None).map_err(|e| e.to_string())?;
+                    dir
+                }
+                (None, _) => return Err("unsupported target".into()),
+            };
+            let host = match other {
+                TargetPlan::Nfs { server, .. } => opts
+                    .host
+                    .clone()
+                    .or_else(|| route_address(server))
+                    .unwrap_or(local_host),
+                _ => local_host,
+            };
+            dump_fs(plan, opts, &mnt, &host, &time, report)
+        }
+    }
+}
+
+/// Runs `reboot -f`, `halt -f` or `poweroff -f` after `kexec_image::guard` allowed it.
+fn power(cmd: &str, no_action: bool) -> String {
+    if no_action {
+        return format!("{cmd} (not run: --no-action)");
+    }
+    // Only a capture kernel (it has /proc/vmcore) is ever rebooted by `kdump save`.
+    if !Path::new("/proc/vmcore").exists() {
+        return format!("{cmd} not run: this is not a capture kernel (no /proc/vmcore)");
+    }
+    if let Err(e) = kexec_image::guard::check(kexec_image::guard::Danger::Reboot) {
+        return format!("{cmd} refused: {e}");
+    }
+    let _ = Command::new("sync").status();
+    match Command::new(cmd).arg("-f").status() {
+        Ok(_) => cmd.to_string(),
+        Err(e) => format!("{cmd} failed: {e}"),
+    }
+}
+
+fn final_action(a: FinalAction, no_action: bool) -> String {
+    match a {
+        FinalAction::Reboot => power("reboot", no_action),
+        FinalAction::Halt => power("halt", no_action),
+        FinalAction::Poweroff => power("poweroff", no_action),
+    }
+}
+
+fn failure_action(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> String {
+    let fin = |r: String| {
+        format!(
+            "{r}, then final action {}",
+            final_action(plan.final_action, opts.no_action)
+        )
+    };
+    match &plan.failure_action {
+        FailureAction::Reboot => power("reboot", opts.no_action),
+        FailureAction::Halt => power("halt", opts.no_action),
+        FailureAction::Poweroff => power("poweroff", opts.no_action),
+        FailureAction::Shell => {
+            if opts.no_action {
+                return fin("shell (not run: --no-action)".into());
+            }
+            eprintln!("kdump: entering the kdump emergency shell; exit it to continue");
+            let _ = Command::new("sh").arg("-i").status();
+            fin("shell".into())
+        }
+        FailureAction::DumpToRootfs => {
+            let mut o = opts.clone();
+            o.target_root = Some(opts.rootfs.clone());
+            let mut r2 = SaveReport::default();
+            let text = match dump_fs(
+                plan,
+                &o,
+                &opts.rootfs,
+                "127.0.0.1",
+                &opts.time.unwrap_or_else(now),
+                &mut r2,
+            ) {
+                Ok(()) => format!(
+                    "dump_to_rootfs saved {}",
+                    r2.vmcore.clone().unwrap_or_default()
+                ),
+                Err(e) => format!("dump_to_rootfs failed: {e}"),
+            };
+            report.warnings.extend(r2.warnings);
+            fin(text)
+        }
+        FailureAction::Command(c) => {
+            if opts.no_action {
+                return fin(format!("{c} (not run: --no-action)"));
+            }
+            let _ = Command::new("sh").arg("-c").arg(c).status();
+            fin(c.clone())
+        }
+    }
+}
+
+/// `kdump save`: pre hooks, dump, post hooks, then the final or failure action.
+pub fn save(plan: &Plan, opts: &SaveOptions) -> SaveReport {
+    let mut report = SaveReport::default();
+    let started = Instant::now();
+    if let Err(e) = do_pre(plan, &mut report.warnings) {
+        report.pre_failed = true;
+        report.error = Some(e);
+        report.action = final_action(plan.final_action, opts.no_action);
+        return report;
+    }
+    let r = do_dump(plan, opts, &mut report);
+    report.seconds = started.elapsed().as_secs_f64();
+    let status = i32::from(r.is_err());
+    if let Err(e) = r {
+        report.error = Some(e);
+    }
+    do_post(plan, status, &mut report.warnings);
+    report.action = if report.error.is_some() {
+        failure_action(plan, opts, &mut report)
+    } else {
+        final_action(plan.final_action, opts.no_action)
+    };
+    report
+}
