@@ -317,6 +317,17 @@ impl Vmcore {
         Ok(u32::from_le_bytes(b))
     }
 
+    /// The bytes of page frame `pfn` without copying, when the dump is an ELF core read
+    /// through a memory map (or from memory) and the whole page is in the file; `None`
+    /// otherwise (use [`PhysMemory::read_page`] then).
+    pub fn page_slice(&self, pfn: u64) -> Option<&[u8]> {
+        let ps = self.page_size();
+        match &self.dump {
+            Dump::Elf(e) => e.phys_slice(pfn.checked_mul(ps)?, ps as usize),
+            _ => None,
+        }
+    }
+
     /// A reader with a small translation cache, for many small virtual reads.
     pub fn reader(&self) -> KernelReader<'_> {
         KernelReader::new(self)

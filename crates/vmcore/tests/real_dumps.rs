@@ -345,3 +345,113 @@ fn makedumpfile_outputs_hold_the_pages_of_their_input() {
         assert_eq!(k.uts_release().unwrap(), e.osrelease().unwrap());
     }
 }
+
+/// makedumpfile's debug output (`-D`), run with `--dump-dmesg` because that is fast.
+fn makedumpfile_debug(path: &std::path::Path) -> Option<String> {
+    let out = std::env::temp_dir().join(format!("vmcore-test-d-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let o = Command::new("makedumpfile")
+        .args(["-D", "--message-level", "31", "--dump-dmesg"])
+        .arg(path)
+        .arg(&out)
+        .output()
+        .ok()?;
+    let _ = std::fs::remove_file(&out);
+    o.status.success().then(|| {
+        String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr)
+    })
+}
+
+#[test]
+fn info_report_has_makedumpfiles_load_table_and_vmcoreinfo() {
+    let Some(f) = elf_dumps()
+        .into_iter()
+        .find(|f| f.dmesg_ref.is_some() || f.path.ends_with("proc-vmcore.elf"))
+    else {
+        return skip("info", "no kdump ELF vmcore on this machine");
+    };
+    if !have("makedumpfile", "-v") {
+        return skip("info", "makedumpfile not installed");
+    }
+    let Some(theirs) = makedumpfile_debug(&f.path) else {
+        return skip("info", "makedumpfile -D failed");
+    };
+    let vm = Vmcore::open(&f.path).unwrap();
+    let mut ours = Vec::new();
+    vmcore::info::write_info(&vm, &mut ours).unwrap();
+    let ours = String::from_utf8(ours).unwrap();
+    let wanted: Vec<&str> = theirs
+        .lines()
+        .filter(|l| {
+            l.starts_with("LOAD[")
+                || l.contains("phys_start         phys_end")
+                || (l.starts_with("  ") && l.as_bytes().get(2).is_some_and(u8::is_ascii_uppercase))
+                || l.starts_with("VMCOREINFO   :")
+                || l.starts_with("page_size    :")
+                || l.starts_with("phys_base    :")
+                || l.starts_with("max_mapnr    :")
+                || l.starts_with("page_offset  :")
+                || l == &"Linux kdump"
+        })
+        .collect();
+    assert!(
+        wanted.len() > 100,
+        "makedumpfile printed {} lines",
+        wanted.len()
+    );
+    // Same lines, same order.
+    let mut rest = ours.as_str();
+    for w in &wanted {
+        let at = rest
+            .find(&format!("{w}\n"))
+            .unwrap_or_else(|| panic!("missing or out of order: {w:?}\nours:\n{ours}"));
+        rest = &rest[at + w.len()..];
+    }
+}
+
+#[test]
+fn vtop_prints_what_makedumpfile_prints() {
+    let Some(f) = elf_dumps()
+        .into_iter()
+        .find(|f| f.dmesg_ref.is_some() || f.path.ends_with("proc-vmcore.elf"))
+    else {
+        return skip("vtop", "no kdump ELF vmcore on this machine");
+    };
+    if !have("makedumpfile", "-v") {
+        return skip("vtop", "makedumpfile not installed");
+    }
+    let vm = Vmcore::open(&f.path).unwrap();
+    let info = vm.vmcoreinfo().unwrap();
+    let addrs = [
+        info.symbol("init_uts_ns").unwrap(),
+        info.symbol("mem_section").unwrap(),
+        info.symbol("prb").unwrap(),
+    ];
+    let out = std::env::temp_dir().join(format!("vmcore-test-vtop-{}.x", std::process::id()));
+    for a in addrs {
+        let _ = std::fs::remove_file(&out);
+        let o = Command::new("makedumpfile")
+            .args(["-d", "31", "--vtop", &format!("{a:#x}")])
+            .arg(&f.path)
+            .arg(&out)
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&out);
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        let start = text
+            .find("\nTranslating virtual address")
+            .expect("makedumpfile --vtop output");
+        let block = &text[start..];
+        let end = block
+            .find("\n\n\n")
+            .or_else(|| block.rfind("\n\n"))
+            .unwrap();
+        let theirs = &block[..end + 2];
+        let mut ours = Vec::new();
+        let pa = vmcore::info::write_vtop(&vm, a, &mut ours).unwrap();
+        let ours = String::from_utf8(ours).unwrap();
+        assert_eq!(ours, theirs, "vtop {a:#x}");
+        assert_eq!(pa, vm.vtop(a).unwrap());
+    }
+}
