@@ -37,6 +37,15 @@ enum Files {
 }
 
 const CACHE_PAGES: usize = 8;
+/// Bitmap bytes read at once for `page_state` (32768 page frames).
+const BITMAP_CHUNK: u64 = 4096;
+
+struct BitmapCache {
+    file: usize,
+    first_byte: u64,
+    valid: Vec<u8>,
+    dumped: Vec<u8>,
+}
 
 struct PageCache {
     pfns: [u64; CACHE_PAGES],
@@ -51,6 +60,7 @@ pub struct KdumpDump {
     page_size: u64,
     max_pfn: u64,
     cache: Mutex<PageCache>,
+    bitmaps: Mutex<BitmapCache>,
 }
 
 impl std::fmt::Debug for KdumpDump {
@@ -97,6 +107,12 @@ impl KdumpDump {
                 data: vec![0u8; CACHE_PAGES * page_size as usize],
                 next: 0,
             }),
+            bitmaps: Mutex::new(BitmapCache {
+                file: usize::MAX,
+                first_byte: 0,
+                valid: Vec::new(),
+                dumped: Vec::new(),
+            }),
         }
     }
 
@@ -126,8 +142,39 @@ impl KdumpDump {
         self.file().notes().map_err(cerr)
     }
 
-    fn holder(&self, pfn: u64) -> Option<&KdumpFile<FileData>> {
-        self.files().iter().find(|f| f.pfn_range().contains(&pfn))
+    fn holder(&self, pfn: u64) -> Option<(usize, &KdumpFile<FileData>)> {
+        self.files()
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.pfn_range().contains(&pfn))
+    }
+
+    /// (bitmap 1, bitmap 2) bits of `pfn` in file `i`, through a cached chunk of both
+    /// bitmaps so that scanning page states reads each bitmap block once.
+    fn bits(&self, i: usize, f: &KdumpFile<FileData>, pfn: u64) -> Option<(bool, bool)> {
+        let byte = pfn / 8;
+        let first = byte / BITMAP_CHUNK * BITMAP_CHUNK;
+        let mut c = self.bitmaps.lock().unwrap_or_else(|e| e.into_inner());
+        if c.file != i || c.first_byte != first || c.valid.is_empty() {
+            let (_, bitmap_len) = f.bitmap_layout();
+            let n = bitmap_len.saturating_sub(first).min(BITMAP_CHUNK) as usize;
+            if n == 0 {
+                return None;
+            }
+            c.file = usize::MAX;
+            c.valid.resize(n, 0);
+            c.dumped.resize(n, 0);
+            let c = &mut *c;
+            f.read_bitmap_bytes(Bitmap::Valid, first, &mut c.valid)
+                .ok()?;
+            f.read_bitmap_bytes(Bitmap::Dumped, first, &mut c.dumped)
+                .ok()?;
+            c.file = i;
+            c.first_byte = first;
+        }
+        let at = (byte - first) as usize;
+        let bit = 1u8 << (pfn % 8);
+        Some((c.valid.get(at)? & bit != 0, c.dumped.get(at)? & bit != 0))
     }
 
     /// Read page `pfn` (uncached) into `buf` (one page long).
@@ -178,12 +225,12 @@ impl PhysMemory for KdumpDump {
         if pfn >= self.max_pfn {
             return PageState::Hole;
         }
-        let Some(f) = self.holder(pfn) else {
+        let Some((i, f)) = self.holder(pfn) else {
             return PageState::Hole;
         };
-        match (f.bit(Bitmap::Valid, pfn), f.bit(Bitmap::Dumped, pfn)) {
-            (_, Ok(true)) => PageState::Present,
-            (Ok(true), Ok(false)) => PageState::Excluded,
+        match self.bits(i, f, pfn) {
+            Some((_, true)) => PageState::Present,
+            Some((true, false)) => PageState::Excluded,
             _ => PageState::Hole,
         }
     }

@@ -317,6 +317,52 @@ impl Vmcore {
         Ok(u32::from_le_bytes(b))
     }
 
+    /// The base of the virtual memory map (`vmemmap_base`): where `struct page` of pfn 0
+    /// lives, so `struct page` of pfn N is at `base + N * SIZE(page)`. Found through
+    /// `mem_section` (SPARSEMEM, with or without EXTREME): the memory map of section 0 is
+    /// stored relative to the section's first pfn, which is 0.
+    pub fn vmemmap_base(&self) -> Result<u64> {
+        let info = self.require_vmcoreinfo()?;
+        let ms = info
+            .symbol("mem_section")
+            .ok_or_else(|| Error::Vmcoreinfo("no SYMBOL(mem_section)".into()))?;
+        let off = info
+            .offset("mem_section.section_mem_map")
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| Error::Vmcoreinfo("no OFFSET(mem_section.section_mem_map)".into()))?;
+        let size = info
+            .size("mem_section")
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| Error::Vmcoreinfo("no SIZE(mem_section)".into()))?;
+        // SPARSEMEM_EXTREME: LENGTH(mem_section) is the number of root pointers, each root
+        // a page of sections; otherwise mem_section is the array of sections itself.
+        let page = self.page_size();
+        // Non-EXTREME only when LENGTH(mem_section) equals the number of sections
+        // (1 << (MAX_PHYSMEM_BITS - SECTION_SIZE_BITS)); x86_64 kernels use EXTREME.
+        let nr_sections = match (
+            info.number("MAX_PHYSMEM_BITS"),
+            info.number("SECTION_SIZE_BITS"),
+        ) {
+            (Some(m), Some(s)) if (0..64).contains(&(m - s)) => Some(1u64 << (m - s)),
+            _ => None,
+        };
+        let length = info
+            .length("mem_section")
+            .and_then(|l| u64::try_from(l).ok());
+        let extreme = !(size > 0 && size <= page && nr_sections.is_some() && length == nr_sections);
+        let mut r = self.reader();
+        let first_section = if extreme { r.read_u64(ms)? } else { ms };
+        if first_section == 0 {
+            return Err(Error::Vmcoreinfo("mem_section root 0 is NULL".into()));
+        }
+        let map = r.read_u64(first_section.wrapping_add(off))?;
+        let base = map & !0x1f;
+        if base == 0 {
+            return Err(Error::Vmcoreinfo("section 0 has no memory map".into()));
+        }
+        Ok(base)
+    }
+
     /// The bytes of page frame `pfn` without copying, when the dump is an ELF core read
     /// through a memory map (or from memory) and the whole page is in the file; `None`
     /// otherwise (use [`PhysMemory::read_page`] then).

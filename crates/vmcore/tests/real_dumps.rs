@@ -455,3 +455,26 @@ fn vtop_prints_what_makedumpfile_prints() {
         assert_eq!(pa, vm.vtop(a).unwrap());
     }
 }
+
+#[test]
+fn vmemmap_base_is_makedumpfiles_first_mem_map() {
+    let Some(f) = elf_dumps()
+        .into_iter()
+        .find(|f| f.dmesg_ref.is_some() || f.path.ends_with("proc-vmcore.elf"))
+    else {
+        return skip("vmemmap", "no kdump ELF vmcore on this machine");
+    };
+    if !have("makedumpfile", "-v") {
+        return skip("vmemmap", "makedumpfile not installed");
+    }
+    let Some(theirs) = makedumpfile_debug(&f.path) else {
+        return skip("vmemmap", "makedumpfile -D failed");
+    };
+    let line = theirs
+        .lines()
+        .find(|l| l.starts_with("mem_map[   0] "))
+        .expect("makedumpfile prints mem_map[0]");
+    let want = u64::from_str_radix(line.split_whitespace().nth(2).unwrap(), 16).unwrap();
+    let vm = Vmcore::open(&f.path).unwrap();
+    assert_eq!(vm.vmemmap_base().unwrap(), want);
+}
