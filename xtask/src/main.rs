@@ -20,7 +20,8 @@ use anyhow::{bail, Context, Result};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: cargo xtask <command> [options]
-  setup [--fuzz]                 install what everything needs (apt, rustup; --fuzz: cargo-fuzz)
+  setup [--fuzz] [--force]       install what everything needs (apt, rustup; --fuzz: cargo-fuzz;
+                                 --force: run apt even when everything looks installed)
   lab [--kernel 6.1|6.12] [--mem MiB] [--smp N] [--append ARGS] [--ours] [--kexec] SCENARIO
                                  boot a guest, run xtask/guest/scenarios/SCENARIO.sh, print results
   lab --list                     list scenarios and VM tests
@@ -80,9 +81,10 @@ fn real_main() -> Result<()> {
     match cmd.as_str() {
         "setup" => {
             let fuzz = flag(&mut args, "--fuzz");
+            let force = flag(&mut args, "--force");
             no_more(&args)?;
             let t = Instant::now();
-            setup::setup(setup::Opts { fuzz })?;
+            setup::setup(setup::Opts { fuzz, force })?;
             println!("setup: ok in {:.2} s", t.elapsed().as_secs_f64());
         }
         "lab" => lab(args)?,
@@ -130,7 +132,10 @@ fn real_main() -> Result<()> {
                 .unwrap_or(60);
             let target = args.pop();
             no_more(&args)?;
-            setup::setup(setup::Opts { fuzz: true })?;
+            setup::setup(setup::Opts {
+                fuzz: true,
+                ..Default::default()
+            })?;
             let n = fuzz::fuzz(target.as_deref(), seconds)?;
             println!("fuzz: {n} target(s) ran {seconds} s each");
         }

@@ -350,7 +350,6 @@ fn make_disk(dir: &Path, d: &Disk) -> Result<PathBuf> {
 }
 
 /// Copy a file out of an ext4 image with `debugfs` (never mounted on the host).
-#[allow(dead_code)]
 pub fn debugfs_read(image: &Path, guest_path: &str, out: &Path) -> Result<()> {
     crate::util::run(
         Command::new("debugfs")

@@ -77,6 +77,8 @@ fn apt_install(extra: &[&str], pkgs: &[&str]) -> Result<()> {
 pub struct Opts {
     /// Also make sure cargo-fuzz is installed (compiles for minutes the first time).
     pub fuzz: bool,
+    /// Run apt-get update and install even when everything looks installed.
+    pub force: bool,
 }
 
 /// Make the machine ready; quick when everything is there.
@@ -91,6 +93,12 @@ pub fn setup(opts: Opts) -> Result<()> {
         .filter(|(p, k)| !installed(p, k))
         .map(|(p, _)| *p)
         .collect();
+    let (missing_bp, missing) = if opts.force {
+        let all = |l: &[(&'static str, &str)]| l.iter().map(|(p, _)| *p).collect::<Vec<_>>();
+        (all(BACKPORTS_PACKAGES), all(PACKAGES))
+    } else {
+        (missing_bp, missing)
+    };
     if !missing_bp.is_empty() || !missing.is_empty() {
         eprintln!("setup: missing packages: {:?} {:?}", missing_bp, missing);
         if !is_root() {

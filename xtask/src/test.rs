@@ -13,7 +13,8 @@ pub struct Opts {
     pub quick: bool,
     /// Fuzz each target for this many seconds (also from KDUMP_RS_FUZZ_SECONDS).
     pub fuzz_seconds: Option<u64>,
-    /// Run only VM tests whose name contains this.
+    /// Run only the VM tests whose name contains this (after setup and fixtures; no fmt,
+    /// clippy or cargo test).
     pub vm_filter: Option<String>,
 }
 
@@ -71,6 +72,7 @@ pub fn test(opts: Opts) -> Result<()> {
     if !stage("setup", &mut || {
         setup::setup(setup::Opts {
             fuzz: fuzz_seconds.is_some(),
+            ..Default::default()
         })
         .map(|_| String::new())
     }) {
@@ -81,29 +83,31 @@ pub fn test(opts: Opts) -> Result<()> {
         Ok(format!("{} fixtures", m.fixtures.len()))
     });
     let fixtures_env = fixtures_dir();
-    stage("fmt", &mut || {
-        cargo(&["fmt", "--all", "--check"]).map(|_| String::new())
-    });
-    stage("clippy", &mut || {
-        cargo(&[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ])
-        .map(|_| String::new())
-    });
-    stage("cargo test", &mut || {
-        crate::util::run(
-            Command::new("cargo")
-                .current_dir(workspace_root())
-                .env("KDUMP_RS_FIXTURES", &fixtures_env)
-                .args(["test", "--workspace"]),
-        )
-        .map(|_| String::new())
-    });
+    if opts.vm_filter.is_none() {
+        stage("fmt", &mut || {
+            cargo(&["fmt", "--all", "--check"]).map(|_| String::new())
+        });
+        stage("clippy", &mut || {
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ])
+            .map(|_| String::new())
+        });
+        stage("cargo test", &mut || {
+            crate::util::run(
+                Command::new("cargo")
+                    .current_dir(workspace_root())
+                    .env("KDUMP_RS_FIXTURES", &fixtures_env)
+                    .args(["test", "--workspace"]),
+            )
+            .map(|_| String::new())
+        });
+    }
     if opts.quick {
         eprintln!("[test] --quick: VM tests skipped");
     } else {

@@ -9,7 +9,7 @@
 use crate::fixtures::{self, Source};
 use crate::initramfs;
 use crate::kernel::{Kernel, Series};
-use crate::qemu::{Guest, GuestSpec};
+use crate::qemu::{debugfs_read, Disk, Guest, GuestSpec};
 use anyhow::{bail, ensure, Context, Result};
 use std::time::Duration;
 
@@ -104,6 +104,16 @@ fn hello(series: Series) -> Result<()> {
         ours: true,
         ..Default::default()
     };
+    // A host-made ext4 disk: the guest reads input.txt and writes output.txt.
+    let input = crate::util::lab_dir().join(format!("hello-{}-disk", series.name()));
+    let _ = std::fs::remove_dir_all(&input);
+    std::fs::create_dir_all(&input)?;
+    std::fs::write(input.join("input.txt"), "hello from the host\n")?;
+    spec.disks = vec![Disk::Ext4From {
+        name: "data".into(),
+        mib: 32,
+        dir: input,
+    }];
     let g = run_scenario(spec, Duration::from_secs(240))?;
     let r = g.results();
     let want = [
@@ -113,6 +123,8 @@ fn hello(series: Series) -> Result<()> {
         ("dumpfilter_help_rc", "0"),
         ("kdump_help_rc", "0"),
         ("vmcoreinfo_fw_cfg", "1"),
+        ("disk_input", "hello from the host"),
+        ("disk_written", "1"),
     ];
     for (key, value) in want {
         if r.get(key).map(String::as_str) != Some(value) {
@@ -121,6 +133,13 @@ fn hello(series: Series) -> Result<()> {
     }
     if r.get("kernel") != Some(&k.abi) {
         return Err(g.fail(format!("guest runs {:?}, not {}", r.get("kernel"), k.abi)));
+    }
+    let out = g.dir.join("output.txt");
+    let _ = std::fs::remove_file(&out);
+    debugfs_read(&g.disks[0], "/output.txt", &out)?;
+    let text = std::fs::read_to_string(&out)?;
+    if text.trim() != format!("written by {}", k.abi) {
+        return Err(g.fail(format!("output.txt read back with debugfs: {text:?}")));
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 # check -u and -p -u, then boot it with -e. The new kernel runs kexec-second.
 #   kdumprs.kexec_syscall=c|s   -c: our segments + purgatory (kexec_load); -s: kexec_file_load
 #   kdumprs.kexec_corrupt=1     test-only switch: corrupt the purgatory digest (must not boot)
+#   kdumprs.kexec_ref=1         reference run: the final load and -e by kexec-tools instead
 mode=$(karg kdumprs.kexec_syscall c)
 corrupt=""
 [ "$(karg kdumprs.kexec_corrupt 0)" = 1 ] && corrupt="--corrupt-digest-for-testing"
@@ -27,7 +28,11 @@ if [ "$(cat /sys/kernel/kexec_crash_size)" != 0 ]; then
 fi
 
 # load for real, show the segment table, status, then -e
-kexec-load -d -l -$mode /vmlinuz --initrd=/initrd.img --append="$append" $corrupt
+if [ "$(karg kdumprs.kexec_ref 0)" = 1 ]; then
+    kexec -l -$mode /vmlinuz --initrd=/initrd.img --append="$append"
+else
+    kexec-load -d -l -$mode /vmlinuz --initrd=/initrd.img --append="$append" $corrupt
+fi
 rc=$?
 result load_rc $rc
 [ $rc = 0 ] && [ "$(cat /sys/kernel/kexec_loaded)" = 1 ] || exit 1
