@@ -174,29 +174,18 @@ pub fn write_vtop(vm: &Vmcore, vaddr: u64, w: &mut impl Write) -> Result<u64> {
         "Translating virtual address {vaddr:x} to physical address."
     );
     let x = vm.x86_64()?;
-    let result = x.walk(vm.dump(), vaddr);
-    match &result {
-        Ok(t) => {
-            for s in t.steps() {
-                let _ = writeln!(
-                    out,
-                    "  {} : {:16x} => {:16x}",
-                    s.level, s.entry_addr, s.entry
-                );
-            }
-            let _ = writeln!(out, "VIRTUAL           PHYSICAL");
-            let _ = writeln!(out, "{:16x}  {:x}", vaddr, t.paddr);
-            let _ = writeln!(out);
-        }
-        Err(Error::NotPresent {
-            level,
-            entry_addr,
-            entry,
-            ..
-        }) => {
-            let _ = writeln!(out, "  {level} : {entry_addr:16x} => {entry:16x}");
-        }
-        Err(_) => {}
+    let (steps, result) = x.walk_trace(vm.dump(), vaddr);
+    for s in &steps {
+        let _ = writeln!(
+            out,
+            "  {} : {:16x} => {:16x}",
+            s.level, s.entry_addr, s.entry
+        );
+    }
+    if let Ok(t) = &result {
+        let _ = writeln!(out, "VIRTUAL           PHYSICAL");
+        let _ = writeln!(out, "{:16x}  {:x}", vaddr, t.paddr);
+        let _ = writeln!(out);
     }
     w.write_all(&out).map_err(werr)?;
     result.map(|t| t.paddr)

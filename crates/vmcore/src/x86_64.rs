@@ -184,11 +184,35 @@ impl X86_64 {
 
     /// Walk the page tables for `vaddr`.
     pub fn walk(&self, mem: &(impl PhysMemory + ?Sized), vaddr: u64) -> Result<Translation> {
+        let mut steps = [WalkStep::default(); 5];
+        let mut n = 0;
+        self.walk_traced(mem, vaddr, &mut steps, &mut n)
+    }
+
+    /// Walk the page tables for `vaddr`, returning the entries read even when the walk
+    /// fails (what `--vtop` prints before its error).
+    pub fn walk_trace(
+        &self,
+        mem: &(impl PhysMemory + ?Sized),
+        vaddr: u64,
+    ) -> (Vec<WalkStep>, Result<Translation>) {
+        let mut steps = [WalkStep::default(); 5];
+        let mut n = 0;
+        let r = self.walk_traced(mem, vaddr, &mut steps, &mut n);
+        (steps[..n].to_vec(), r)
+    }
+
+    fn walk_traced(
+        &self,
+        mem: &(impl PhysMemory + ?Sized),
+        vaddr: u64,
+        steps: &mut [WalkStep; 5],
+        nsteps: &mut usize,
+    ) -> Result<Translation> {
         if !self.is_canonical(vaddr) {
             return Err(Error::NonCanonical(vaddr));
         }
         let mask = ENTRY_ADDR_MASK & !self.sme_mask;
-        let mut steps = [WalkStep::default(); 5];
         let mut visited = [u64::MAX; 5];
         let mut table = self.root & mask;
         let names = level_names(self.levels);
@@ -212,6 +236,7 @@ impl X86_64 {
                 entry_addr,
                 entry,
             };
+            *nsteps = n + 1;
             if entry & PRESENT == 0 {
                 return Err(Error::NotPresent {
                     vaddr,
@@ -228,7 +253,7 @@ impl X86_64 {
                     vaddr,
                     paddr,
                     page_size: size,
-                    steps,
+                    steps: *steps,
                     nsteps: n + 1,
                 });
             }

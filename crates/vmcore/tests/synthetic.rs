@@ -306,6 +306,17 @@ fn walks_4k_2m_1g_pages_in_both_paging_modes() {
             "{e}"
         );
         assert!(e.to_string().contains(&format!("{:#x}", base + 0x2000)));
+        // The trace keeps every entry read, the non-present PTE included.
+        let (steps, r) = x.walk_trace(vm.dump(), base + 0x2000);
+        assert!(r.is_err());
+        assert_eq!(steps.len(), levels as usize);
+        assert_eq!(steps.last().unwrap().level, "PTE");
+        let mut out = Vec::new();
+        assert!(vmcore::info::write_vtop(&vm, base + 0x2000, &mut out).is_err());
+        assert_eq!(
+            String::from_utf8_lossy(&out).matches(" => ").count(),
+            levels as usize
+        );
         // Non-canonical.
         assert!(matches!(
             vm.vtop(0x8000_0000_0000_0000),
