@@ -239,3 +239,123 @@ fn unreadable_struct_pages_are_kept_and_counted() {
     assert_eq!(s.unreadable_struct_pages, 100);
     assert_eq!(s.remaining(), 100);
 }
+
+/// The same image described by each memory model gives the same bitmaps.
+#[test]
+fn every_memory_model_finds_the_same_struct_pages() {
+    use page_filter::synthetic::{MEM_SECTION, VMEMMAP};
+    use page_filter::{MemoryModel, MemorySource, SourceError, VmcoreInfo};
+
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Model {
+        Extreme,
+        ExtremePointer,
+        Sparse,
+        Flat,
+    }
+    const TABLE: u64 = 0xff11_0000_6000_0000;
+    struct Src {
+        inner: SyntheticDump,
+        model: Model,
+    }
+    impl MemorySource for Src {
+        fn read_virtual(&mut self, vaddr: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+            let max = self.inner.max_pfn();
+            if (TABLE..TABLE + (1 << 20)).contains(&vaddr) {
+                if buf.len() != 8 || vaddr % 8 != 0 {
+                    return Err("unaligned table read".into());
+                }
+                let off = vaddr - TABLE;
+                let word = match self.model {
+                    Model::Flat if off == 0 => VMEMMAP,
+                    Model::ExtremePointer if off == 0 => MEM_SECTION,
+                    Model::Sparse if off % 32 == 0 => {
+                        let nr = off / 32;
+                        if nr * (1 << 15) < max {
+                            VMEMMAP | 3
+                        } else {
+                            0
+                        }
+                    }
+                    Model::Sparse => 0,
+                    _ => return Err("no memory".into()),
+                };
+                buf.copy_from_slice(&word.to_le_bytes());
+                return Ok(());
+            }
+            self.inner.read_virtual(vaddr, buf)
+        }
+        fn read_physical(&mut self, paddr: u64, buf: &mut [u8]) -> Result<(), SourceError> {
+            self.inner.read_physical(paddr, buf)
+        }
+    }
+
+    let objects: Vec<Object> = [
+        PageKind::Kernel,
+        PageKind::Free { order: 10 },
+        PageKind::AnonThp { order: 9 },
+        PageKind::Cache { private: true },
+        PageKind::Hugetlb { order: 16 },
+        PageKind::Slab,
+        PageKind::Free { order: 3 },
+    ]
+    .into_iter()
+    .map(|kind| Object { kind, zero: false })
+    .collect();
+    let placed = place(&objects);
+    let level = DumpLevel::new(31).unwrap();
+    let mut results = Vec::new();
+    for model in [
+        Model::Extreme,
+        Model::ExtremePointer,
+        Model::Sparse,
+        Model::Flat,
+    ] {
+        let inner = SyntheticDump::from_placed(Flavor::Linux6_1, &placed);
+        let base = inner.vmcoreinfo();
+        let mut info = VmcoreInfo::default();
+        for (k, v) in base.iter() {
+            let drop = match model {
+                Model::Flat => k.contains("mem_section"),
+                Model::ExtremePointer | Model::Sparse => k == "SYMBOL(mem_section)",
+                Model::Extreme => false,
+            };
+            if !drop {
+                info.insert(k, v);
+            }
+        }
+        match model {
+            Model::Flat => info.insert("SYMBOL(mem_map)", &format!("{TABLE:x}")),
+            Model::ExtremePointer => info.insert("SYMBOL(mem_section)", &format!("{TABLE:x}")),
+            Model::Sparse => {
+                info.insert("SYMBOL(mem_section)", &format!("{TABLE:x}"));
+                info.insert("LENGTH(mem_section)", &(1u64 << 25).to_string());
+            }
+            Model::Extreme => {}
+        }
+        let ranges = inner.ranges().to_vec();
+        let mut f = PageFilter::new(
+            Src { inner, model },
+            &info,
+            &ranges,
+            FilterConfig::new(level),
+        )
+        .unwrap_or_else(|e| panic!("{model:?}: {e}"));
+        let want_model = match model {
+            Model::Flat => MemoryModel::Flatmem,
+            Model::Sparse => MemoryModel::Sparsemem { extreme: false },
+            _ => MemoryModel::Sparsemem { extreme: true },
+        };
+        assert_eq!(f.memory_model(), want_model);
+        let mut b2 = Vec::new();
+        while let Some(w) = f.next_window().unwrap() {
+            b2.extend_from_slice(w.bitmap2);
+        }
+        results.push((model, b2, *f.stats()));
+    }
+    let want = expected(&placed, Flavor::Linux6_1, level, false);
+    for (model, b2, stats) in results {
+        assert_eq!(b2, want.bitmap2, "{model:?}");
+        assert_eq!(stats, want.stats, "{model:?}");
+    }
+}
