@@ -13,6 +13,7 @@ use crate::qemu::{debugfs_read, Disk, Guest, GuestSpec};
 use anyhow::{bail, ensure, Context, Result};
 use std::time::Duration;
 
+mod kdump;
 mod kexec;
 
 /// One VM test.
@@ -81,6 +82,21 @@ pub const TESTS: &[VmTest] = &[
         name: "kexec-panic-6.12",
         about: "kexec-load -p -c: capture kernel, vmcore, makedumpfile (6.12)",
         run: || kexec::panic_capture(Series::V6_12, 'c'),
+    },
+    VmTest {
+        name: "kdump-e2e-6.1",
+        about: "kdump load + kdump save to ext4 LABEL=, raw, ext3 /dev/vdc1; pages equal makedumpfile's (6.1)",
+        run: || kdump::e2e(Series::V6_1),
+    },
+    VmTest {
+        name: "kdump-e2e-6.12",
+        about: "kdump load + kdump save to ext4 LABEL=, raw, ext3 /dev/vdc1; pages equal makedumpfile's (6.12)",
+        run: || kdump::e2e(Series::V6_12),
+    },
+    VmTest {
+        name: "kdump-e2e-debian-6.1",
+        about: "timing reference: Debian kexec -p + makedumpfile -l -d 31 to ext4 in the same guest (6.1)",
+        run: || kdump::e2e_debian(Series::V6_1),
     },
 ];
 
