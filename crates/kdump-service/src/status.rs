@@ -54,7 +54,10 @@ pub enum Fit {
         need: u64,
         /// Bytes left over.
         headroom: u64,
-        /// Whether the headroom covers what the capture kernel needs to run.
+        /// What the estimate budgets for running (runtime + filter + struct pages + the
+        /// unpacked initramfs).
+        run_need: u64,
+        /// Whether the headroom covers `run_need`.
         enough_to_run: bool,
     },
     /// The images do not fit.
@@ -161,6 +164,7 @@ impl Status {
         Fit::Fits {
             need,
             headroom,
+            run_need,
             enough_to_run: headroom >= run_need,
         }
     }
@@ -288,13 +292,19 @@ impl fmt::Display for Status {
                 format_mib(estimate::LOAD_OVERHEAD),
                 format_mib(self.reserved())
             )?,
-            Fit::Fits { need, headroom, enough_to_run } => writeln!(
+            Fit::Fits {
+                need,
+                headroom,
+                run_need,
+                enough_to_run,
+            } => writeln!(
                 s,
-                "verdict:          images fit ({} of {}); {} left to run in{}",
+                "verdict:          images fit ({} of {}); {} left to run in ({} `kdump estimate` budgets {})",
                 format_mib(need),
                 format_mib(self.reserved()),
                 format_mib(headroom),
-                if enough_to_run { "" } else { " - less than the estimate wants (see kdump estimate)" }
+                if enough_to_run { "at least the" } else { "less than the" },
+                format_mib(run_need)
             )?,
         }
         for n in &self.notes {

@@ -85,8 +85,10 @@ fn reports_a_192m_reservation_that_fits() {
         Fit::Fits {
             need,
             headroom,
+            run_need,
             enough_to_run,
         } => {
+            assert!(run_need > headroom);
             assert_eq!(need, 86 * MIB);
             assert_eq!(headroom, 106 * MIB);
             // Running needs 64 runtime + 64 filter + memmap + 60 unpacked > 106.
