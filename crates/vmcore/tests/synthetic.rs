@@ -469,6 +469,40 @@ fn lockless_ring_formats_like_makedumpfile() {
 }
 
 #[test]
+fn partial_dmesg_starts_at_clear_seq() {
+    let mut t = Tables::new(4);
+    let base = 0xffff_8880_0000_0000;
+    let extra = lockless_ring(
+        &mut t,
+        base,
+        &[
+            (1_000, b"cleared", 2),
+            (2_000_000, b"kept", 2),
+            (3_000_000, b"kept too", 2),
+        ],
+    );
+    // latched_seq at 0x10040: sequence counter 0 selects val[0] = 1 (the second record).
+    t.mem.write_u64(0x10040, 0);
+    t.mem.write_u64(0x10048, 1);
+    let info = format!(
+        "{extra}SYMBOL(clear_seq)={:x}\nSIZE(latched_seq)=24\nOFFSET(latched_seq.val)=8\n",
+        base + 0x10040
+    );
+    let vm = t.vmcore(&info);
+    let opts = vmcore::printk::DmesgOptions {
+        caller_id: false,
+        partial: true,
+    };
+    let out = vmcore::printk::dmesg(&vm, &opts).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        "[    0.002000] kept\n[    0.003000] kept too\n"
+    );
+    let all = vmcore::printk::dmesg(&vm, &Default::default()).unwrap();
+    assert!(String::from_utf8_lossy(&all).starts_with("[    0.000001] cleared\n"));
+}
+
+#[test]
 fn lockless_ring_with_absurd_ids_stops() {
     let mut t = Tables::new(4);
     let base = 0xffff_8880_0000_0000;
@@ -613,5 +647,32 @@ proptest! {
         let _ = vm.vtop(vaddr);
         let mut b = [0u8; 64];
         let _ = vm.read_virt(vaddr, &mut b);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn corrupted_printk_rings_give_errors_or_text(
+        edits in proptest::collection::vec((0x10000u64..0x16000, any::<u64>()), 1..40),
+        caller_id in any::<bool>(),
+        partial in any::<bool>(),
+    ) {
+        let mut t = Tables::new(4);
+        let base = 0xffff_8880_0000_0000;
+        let extra = lockless_ring(
+            &mut t,
+            base,
+            &[(0, b"first", 2), (5, b"second\nline", 2), (9, b"third", 1)],
+        );
+        for (at, v) in edits {
+            t.mem.write_u64(at & !7, v);
+        }
+        let vm = t.vmcore(&format!("{extra}SYMBOL(clear_seq)={:x}\n", base + 0x10040));
+        let opts = vmcore::printk::DmesgOptions { caller_id, partial };
+        if let Ok(out) = vmcore::printk::dmesg(&vm, &opts) {
+            // At most one line per descriptor (8) plus continuation lines.
+            prop_assert!(out.len() < 8 * (65536 * 9 + 64));
+        }
     }
 }
