@@ -79,16 +79,27 @@ pub fn format_record(rec: &Record, opts: &DmesgOptions, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+/// Largest structure offset or size believed for the log structures (they are tens of
+/// bytes); keeps every sum below far from overflowing.
+const MAX_FIELD: u64 = 1 << 20;
+
 fn need_off(info: &VmcoreInfo, name: &str) -> Result<u64> {
     info.offset(name)
         .and_then(|v| u64::try_from(v).ok())
-        .ok_or_else(|| Error::Vmcoreinfo(format!("missing or negative OFFSET({name})")))
+        .filter(|v| *v < MAX_FIELD)
+        .ok_or_else(|| Error::Vmcoreinfo(format!("missing or invalid OFFSET({name})")))
+}
+
+fn opt_off(info: &VmcoreInfo, name: &str) -> Option<u64> {
+    info.offset(name)
+        .and_then(|v| u64::try_from(v).ok())
+        .filter(|v| *v < MAX_FIELD)
 }
 
 fn need_size(info: &VmcoreInfo, name: &str) -> Result<u64> {
     info.size(name)
         .and_then(|v| u64::try_from(v).ok())
-        .filter(|v| *v > 0)
+        .filter(|v| *v > 0 && *v < MAX_FIELD)
         .ok_or_else(|| Error::Vmcoreinfo(format!("missing or invalid SIZE({name})")))
 }
 
@@ -154,9 +165,7 @@ impl Lockless {
             off_seq: need_off(info, "printk_info.seq")?,
             off_ts: need_off(info, "printk_info.ts_nsec")?,
             off_text_len: need_off(info, "printk_info.text_len")?,
-            off_caller: info
-                .offset("printk_info.caller_id")
-                .and_then(|v| u64::try_from(v).ok()),
+            off_caller: opt_off(info, "printk_info.caller_id"),
             head_id: r.read_u64(
                 desc_ring
                     .wrapping_add(need_off(info, "prb_desc_ring.head_id")?)
@@ -175,7 +184,7 @@ impl Lockless {
                     let val = need_off(info, "latched_seq.val")?;
                     seq = r.read_u64(cs.wrapping_add(val).wrapping_add((seq & 1) * 8))?;
                 }
-                l.tail_id = l.head_id - l.head_id % l.count + seq % l.count;
+                l.tail_id = (l.head_id - l.head_id % l.count).wrapping_add(seq % l.count);
             }
         }
         Ok(l)
@@ -284,9 +293,7 @@ fn legacy(
     let off_len = need_off(info, "printk_log.len")?;
     let off_text_len = need_off(info, "printk_log.text_len")?;
     let off_ts = need_off(info, "printk_log.ts_nsec")?;
-    let off_caller = info
-        .offset("printk_log.caller_id")
-        .and_then(|v| u64::try_from(v).ok());
+    let off_caller = opt_off(info, "printk_log.caller_id");
     let mut buf = vec![0u8; len as usize];
     r.read_virt(log_buf, &mut buf)?;
     let u16_at = |at: u64| -> Result<u64> {

@@ -343,7 +343,10 @@ impl Vmcore {
             info.number("MAX_PHYSMEM_BITS"),
             info.number("SECTION_SIZE_BITS"),
         ) {
-            (Some(m), Some(s)) if (0..64).contains(&(m - s)) => Some(1u64 << (m - s)),
+            (Some(m), Some(s)) => m
+                .checked_sub(s)
+                .filter(|d| (0..64).contains(d))
+                .map(|d| 1u64 << d),
             _ => None,
         };
         let length = info

@@ -676,3 +676,38 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    /// Absurd VMCOREINFO values (huge, negative, hex) for every key the log and the
+    /// translation use: errors, never overflow panics.
+    #[test]
+    fn absurd_vmcoreinfo_values_are_errors(
+        values in proptest::collection::vec(
+            prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(-1i64), 0i64..100, any::<i64>()],
+            40,
+        ),
+    ) {
+        let mut t = Tables::new(4);
+        let base = 0xffff_8880_0000_0000;
+        let extra = lockless_ring(&mut t, base, &[(0, b"x", 2)]);
+        let mut info = String::new();
+        for (line, v) in extra.lines().zip(&values) {
+            let key = line.split('=').next().unwrap();
+            if key.starts_with("SYMBOL") {
+                info.push_str(&format!("{key}={:x}\n", *v as u64));
+            } else {
+                info.push_str(&format!("{key}={v}\n"));
+            }
+        }
+        info.push_str(&format!(
+            "SYMBOL(mem_section)={:x}\nSIZE(mem_section)={}\nOFFSET(mem_section.section_mem_map)={}\nNUMBER(MAX_PHYSMEM_BITS)={}\nNUMBER(SECTION_SIZE_BITS)={}\nLENGTH(mem_section)={}\n",
+            values[30] as u64, values[31], values[32], values[33], values[34], values[35]
+        ));
+        let vm = t.vmcore(&info);
+        let _ = vmcore::printk::dmesg(&vm, &Default::default());
+        let _ = vmcore::printk::dmesg(&vm, &vmcore::printk::DmesgOptions { caller_id: true, partial: true });
+        let _ = vm.vmemmap_base();
+        let _ = vm.uts_release();
+    }
+}
