@@ -132,6 +132,8 @@ pub struct Propagated {
     pub generated: bool,
     /// The key now works with BatchMode.
     pub verified: bool,
+    /// How the key was installed.
+    pub method: &'static str,
 }
 
 /// `kdump propagate`: create `key` (RSA, no passphrase, as kdumpctl) when missing, install its
@@ -168,19 +170,19 @@ pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propag
         .arg(address)
         .stdin(Stdio::null())
         .output();
-    match copy_id {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            return Err(SshError::Failed(
-                "ssh-copy-id".into(),
-                o.status.to_string(),
-                format!(": {}", String::from_utf8_lossy(&o.stderr).trim()),
-            ))
-        }
-        Err(_) => {
+    let method = match copy_id {
+        Ok(o) if o.status.success() => "ssh-copy-id",
+        // ssh-copy-id missing or failed (it needs a writable ~/.ssh on this side): append the
+        // key over ssh instead.
+        other => {
+            let copy_id_error = match other {
+                Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                Err(e) => e.to_string(),
+            };
             let data = std::fs::read(&pubkey)
                 .map_err(|e| SshError::Spawn(format!("read {}", pubkey.display()), e))?;
             let mut child = Command::new("ssh")
+                .args(["-o", "BatchMode=yes"])
                 .args(&opts)
                 .arg(address)
                 .arg("umask 077 && mkdir -p .ssh && cat >> .ssh/authorized_keys")
@@ -192,9 +194,16 @@ pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propag
             if let Some(mut s) = child.stdin.take() {
                 let _ = s.write_all(&data);
             }
-            check("ssh cat >> authorized_keys", child.wait_with_output())?;
+            check("ssh cat >> .ssh/authorized_keys", child.wait_with_output()).map_err(|e| {
+                SshError::Failed(
+                    "installing the key".into(),
+                    e.to_string(),
+                    format!(" (ssh-copy-id: {copy_id_error})"),
+                )
+            })?;
+            "ssh cat >> .ssh/authorized_keys"
         }
-    }
+    };
     let t = SshTarget {
         address: address.into(),
         key: key.into(),
@@ -204,6 +213,7 @@ pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propag
     Ok(Propagated {
         generated,
         verified,
+        method,
     })
 }
 
