@@ -185,6 +185,20 @@ impl FailureAction {
     }
 }
 
+impl std::fmt::Display for FailureAction {
+    /// The kdump.conf word (`dump_to_rootfs`), or `command: ...` for a shell command.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FailureAction::Reboot => f.write_str("reboot"),
+            FailureAction::Halt => f.write_str("halt"),
+            FailureAction::Poweroff => f.write_str("poweroff"),
+            FailureAction::Shell => f.write_str("shell"),
+            FailureAction::DumpToRootfs => f.write_str("dump_to_rootfs"),
+            FailureAction::Command(c) => write!(f, "command: {c}"),
+        }
+    }
+}
+
 /// What happens after the dump was saved (or after the shell / dump_to_rootfs failure action).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -204,6 +218,17 @@ impl FinalAction {
             "halt" => FinalAction::Halt,
             "poweroff" => FinalAction::Poweroff,
             _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for FinalAction {
+    /// The kdump.conf word.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FinalAction::Reboot => "reboot",
+            FinalAction::Halt => "halt",
+            FinalAction::Poweroff => "poweroff",
         })
     }
 }

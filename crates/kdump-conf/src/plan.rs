@@ -108,8 +108,8 @@ pub struct CollectorPlan {
     pub compression: Option<&'static str>,
     /// Whether the output is a flattened stream on stdout (-F).
     pub flattened: bool,
-    /// kdump-utils adds `--num-threads=$(nproc)` at dump time when the capture system has more
-    /// than one CPU (not with -F or -E).
+    /// kdump-utils adds `--num-threads=$(nproc)` to makedumpfile at dump time when the capture
+    /// system has more than one CPU (not with -F or -E; it overrides a --num-threads given).
     pub adds_num_threads: bool,
     /// How kdump runs it, with the files it adds (`{dump_dir}` is the per-dump directory).
     pub invocation: String,
@@ -381,7 +381,8 @@ pub(crate) fn collector_plan(
         (_, None) => (argv, None),
     };
     let flattened = opts.as_ref().is_some_and(|o| o.flatten);
-    let adds_num_threads = kind != CollectorKind::Other
+    // kdump.sh does this for makedumpfile only (dumpfilter uses every CPU by default)
+    let adds_num_threads = kind == CollectorKind::Makedumpfile
         && opts
             .as_ref()
             .is_some_and(|o: &Options| !o.flatten && !o.elf);

@@ -152,7 +152,7 @@ fn run(cmd: &str, args: &[String], show: bool) -> ExitCode {
 
 fn human(p: &Plan) -> String {
     let mut s = String::new();
-    let mut line = |k: &str, v: &str| s.push_str(&format!("{k:<16}{v}\n"));
+    let mut line = |k: &str, v: &str| s.push_str(&format!("{k:<17}{v}\n"));
     let target = match &p.target {
         TargetPlan::Default => "the file system holding the dump path (no target set)".to_string(),
         TargetPlan::Raw { device } => format!("raw device {device}"),
@@ -196,14 +196,8 @@ fn human(p: &Plan) -> String {
             "--num-threads=$(nproc) added when the capture system has more than one CPU",
         );
     }
-    line(
-        "failure action:",
-        &format!("{:?}", p.failure_action).to_lowercase(),
-    );
-    line(
-        "final action:",
-        &format!("{:?}", p.final_action).to_lowercase(),
-    );
+    line("failure action:", &p.failure_action.to_string());
+    line("final action:", &p.final_action.to_string());
     for (k, v) in [
         ("kdump_pre:", &p.hooks.pre),
         ("kdump_post:", &p.hooks.post),

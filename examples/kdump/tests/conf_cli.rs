@@ -115,7 +115,7 @@ fn show_prints_the_plan_as_json_and_text() {
         s.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("kexec args:     -s"), "{out}");
+    assert!(out.contains("kexec args:      -s"), "{out}");
 }
 
 #[test]
