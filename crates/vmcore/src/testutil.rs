@@ -227,6 +227,116 @@ impl MemImage {
     }
 }
 
+impl MemImage {
+    /// The present pages as runs of consecutive frames: (first pfn, bytes).
+    pub fn runs(&self) -> Vec<(u64, Vec<u8>)> {
+        let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+        for (&pfn, page) in &self.pages {
+            match out.last_mut() {
+                Some((start, data)) if *start + (data.len() / 4096) as u64 == pfn => {
+                    data.extend_from_slice(page)
+                }
+                _ => out.push((pfn, page.clone())),
+            }
+        }
+        out
+    }
+}
+
+/// Top of the synthetic kernel's page tables: `SYMBOL(init_top_pgt)` of a [`KernelImage`].
+pub const KERNEL_TOP_PGT: u64 = 0xffff_ffff_8200_0000;
+/// Physical address of the [`KernelImage`] top-level table (`phys_base` 0).
+pub const KERNEL_ROOT: u64 = 0x0200_0000;
+
+/// A synthetic x86_64 kernel memory: a [`MemImage`] with page tables (4- or 5-level)
+/// built by [`map`](Self::map), turned into a [`Vmcore`](crate::Vmcore) or an ELF core
+/// whose VMCOREINFO names the page tables.
+#[derive(Debug, Clone)]
+pub struct KernelImage {
+    /// The physical memory.
+    pub mem: MemImage,
+    /// 4 or 5.
+    pub levels: u8,
+    next_table: u64,
+}
+
+impl KernelImage {
+    /// Empty tables; page tables are allocated from 0x3000000 up.
+    pub fn new(levels: u8) -> Self {
+        let mut mem = MemImage::new();
+        mem.set_page(KERNEL_ROOT >> 12, &[]);
+        Self {
+            mem,
+            levels,
+            next_table: 0x0300_0000,
+        }
+    }
+
+    /// The entry at index `idx` of the table at physical `table`: (its address, its value).
+    pub fn entry(&self, table: u64, idx: u64) -> (u64, u64) {
+        let addr = table + idx * 8;
+        let mut b = [0u8; 8];
+        let v = if self.mem.read_phys(addr, &mut b).is_ok() {
+            u64::from_le_bytes(b)
+        } else {
+            0
+        };
+        (addr, v)
+    }
+
+    /// Map `vaddr` to `paddr` with one page of `size` (4 KiB, 2 MiB or 1 GiB).
+    pub fn map(&mut self, vaddr: u64, paddr: u64, size: u64) {
+        let shifts: &[u32] = if self.levels == 5 {
+            &[48, 39, 30, 21, 12]
+        } else {
+            &[39, 30, 21, 12]
+        };
+        let mut table = KERNEL_ROOT;
+        for &s in shifts {
+            let idx = (vaddr >> s) & 0x1ff;
+            let (addr, v) = self.entry(table, idx);
+            if 1u64 << s == size {
+                let pse = if s == 12 { 0 } else { 0x80 };
+                self.mem.write_u64(addr, paddr | 0x63 | pse);
+                return;
+            }
+            if v & 1 == 0 {
+                let t = self.next_table;
+                self.next_table += 4096;
+                self.mem.set_page(t >> 12, &[]);
+                self.mem.write_u64(addr, t | 0x63);
+                table = t;
+            } else {
+                table = v & crate::x86_64::ENTRY_ADDR_MASK;
+            }
+        }
+    }
+
+    /// The VMCOREINFO text describing the page tables, followed by `extra`.
+    pub fn vmcoreinfo(&self, extra: &str) -> String {
+        format!(
+            "OSRELEASE=6.1.0\nPAGESIZE=4096\nSYMBOL(init_top_pgt)={KERNEL_TOP_PGT:x}\nNUMBER(phys_base)=0\nNUMBER(pgtable_l5_enabled)={}\n{extra}",
+            u8::from(self.levels == 5)
+        )
+    }
+
+    /// A dump over the memory image, VMCOREINFO = tables + `extra`.
+    pub fn vmcore(self, extra: &str) -> crate::Vmcore {
+        let info = self.vmcoreinfo(extra);
+        crate::Vmcore::from_source_with_info(Box::new(self.mem), info.as_bytes())
+    }
+
+    /// The same as an ELF64 core: one PT_LOAD per run of present pages, a VMCOREINFO note.
+    pub fn to_elf(&self, extra: &str) -> Vec<u8> {
+        let mut b = ElfBuilder::new().vmcoreinfo(self.vmcoreinfo(extra).as_bytes());
+        for (pfn, data) in self.mem.runs() {
+            let len = data.len() as u64;
+            b = b.load(pfn << 12, 0, &data, len);
+        }
+        b.build()
+    }
+}
+
 impl PhysMemory for MemImage {
     fn page_size(&self) -> u64 {
         4096
@@ -265,4 +375,71 @@ impl PhysMemory for MemImage {
         }
         Ok(())
     }
+}
+
+/// Lay out a lockless printk ring buffer (6.1 offsets: 8 descriptors, 4 KiB of text) in
+/// physical pages 0xf..0x16 of `t`, mapped at `base + paddr`; `records` are
+/// (timestamp ns, text, descriptor state: 1 committed, 2 finalized, other skipped).
+/// Returns the VMCOREINFO lines describing it. The first record starts 64 bytes before the
+/// end of the text ring so that later ones wrap.
+pub fn lockless_ring(t: &mut KernelImage, base: u64, records: &[(u64, &[u8], u64)]) -> String {
+    // physical layout: prb at 0x10000, descs 0x11000, infos 0x12000, text 0x14000 (4 KiB).
+    for p in 0x10..0x16u64 {
+        t.mem.set_page(p, &[]);
+        t.map(base + p * 4096, p * 4096, 4096);
+    }
+    t.map(base + 0xf000, 0xf000, 4096);
+    t.mem.set_page(0xf, &[]);
+    let va = |p: u64| base + p;
+    let count_bits = 3u32; // 8 descriptors
+    let size_bits = 12u32; // 4 KiB of text
+    t.mem.write_u64(0xf000, va(0x10000)); // prb pointer variable
+    t.mem.write(0x10000, &count_bits.to_le_bytes());
+    t.mem.write_u64(0x10008, va(0x11000));
+    t.mem.write_u64(0x10010, va(0x12000));
+    t.mem.write(0x10030, &size_bits.to_le_bytes());
+    t.mem.write_u64(0x10038, va(0x14000));
+    let mut lpos = 4096 - 64; // start near the end so one record wraps
+    let first_id = 0x100u64;
+    for (i, (ts, text, state)) in records.iter().enumerate() {
+        let id = first_id + i as u64;
+        let slot = id % 8;
+        let len = (8 + text.len() as u64 + 7) & !7;
+        let mut begin = lpos;
+        if begin % 4096 + len >= 4096 {
+            begin = (begin / 4096 + 1) * 4096; // wraps to the start of the ring
+        }
+        let next = begin + len;
+        let off = begin % 4096;
+        t.mem.write_u64(0x14000 + off, id);
+        t.mem.write(0x14000 + off + 8, text);
+        let d = 0x11000 + slot * 24;
+        t.mem.write_u64(d, (state << 62) | id);
+        t.mem.write_u64(d + 8, lpos);
+        t.mem.write_u64(d + 16, next);
+        let inf = 0x12000 + slot * 88;
+        t.mem.write_u64(inf, i as u64);
+        t.mem.write_u64(inf + 8, *ts);
+        t.mem.write(inf + 16, &(text.len() as u16).to_le_bytes());
+        t.mem.write(
+            inf + 20,
+            &(0x8000_0001u32 - (i as u32 % 2) * 0x8000_0000 + 41).to_le_bytes(),
+        );
+        lpos = next;
+    }
+    t.mem
+        .write_u64(0x10018, first_id + records.len() as u64 - 1); // head_id
+    t.mem.write_u64(0x10020, first_id); // tail_id
+    format!(
+        "SYMBOL(prb)={:x}\n\
+OFFSET(printk_ringbuffer.desc_ring)=0\nOFFSET(printk_ringbuffer.text_data_ring)=48\n\
+OFFSET(prb_desc_ring.count_bits)=0\nOFFSET(prb_desc_ring.descs)=8\nOFFSET(prb_desc_ring.infos)=16\n\
+OFFSET(prb_desc_ring.head_id)=24\nOFFSET(prb_desc_ring.tail_id)=32\n\
+SIZE(prb_desc)=24\nOFFSET(prb_desc.state_var)=0\nOFFSET(prb_desc.text_blk_lpos)=8\n\
+OFFSET(prb_data_blk_lpos.begin)=0\nOFFSET(prb_data_blk_lpos.next)=8\n\
+SIZE(printk_info)=88\nOFFSET(printk_info.seq)=0\nOFFSET(printk_info.ts_nsec)=8\n\
+OFFSET(printk_info.text_len)=16\nOFFSET(printk_info.caller_id)=20\n\
+OFFSET(prb_data_ring.size_bits)=0\nOFFSET(prb_data_ring.data)=8\nOFFSET(atomic_long_t.counter)=0\n",
+        va(0xf000)
+    )
 }

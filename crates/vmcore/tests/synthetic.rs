@@ -199,70 +199,8 @@ fn prstatus_registers() {
 
 // ---- page tables ----------------------------------------------------------------------
 
-const TOP_SYM: u64 = 0xffff_ffff_8200_0000;
-const ROOT: u64 = 0x0200_0000; // TOP_SYM - START_KERNEL_MAP with phys_base 0
-
-struct Tables {
-    mem: MemImage,
-    next_table: u64,
-    levels: u8,
-}
-
-impl Tables {
-    fn new(levels: u8) -> Self {
-        let mut mem = MemImage::new();
-        mem.set_page(ROOT >> 12, &[]);
-        Self {
-            mem,
-            next_table: 0x0300_0000,
-            levels,
-        }
-    }
-    fn entry(&mut self, table: u64, idx: u64) -> (u64, u64) {
-        let addr = table + idx * 8;
-        let mut b = [0u8; 8];
-        let v = if self.mem.read_phys(addr, &mut b).is_ok() {
-            u64::from_le_bytes(b)
-        } else {
-            0
-        };
-        (addr, v)
-    }
-    /// Map `vaddr` to `paddr` with a page of `size` (4K, 2M or 1G).
-    fn map(&mut self, vaddr: u64, paddr: u64, size: u64) {
-        let shifts: &[u32] = if self.levels == 5 {
-            &[48, 39, 30, 21, 12]
-        } else {
-            &[39, 30, 21, 12]
-        };
-        let mut table = ROOT;
-        for &s in shifts {
-            let idx = (vaddr >> s) & 0x1ff;
-            let (addr, v) = self.entry(table, idx);
-            if 1u64 << s == size {
-                let pse = if s == 12 { 0 } else { 0x80 };
-                self.mem.write_u64(addr, paddr | 0x63 | pse);
-                return;
-            }
-            if v & 1 == 0 {
-                let t = self.next_table;
-                self.next_table += 4096;
-                self.mem.set_page(t >> 12, &[]);
-                self.mem.write_u64(addr, t | 0x63);
-                table = t;
-            } else {
-                table = v & 0x000f_ffff_ffff_f000;
-            }
-        }
-    }
-    fn vmcore(self, extra: &str) -> Vmcore {
-        let info = format!(
-            "OSRELEASE=6.1.0\nPAGESIZE=4096\nSYMBOL(init_top_pgt)={TOP_SYM:x}\nNUMBER(phys_base)=0\nNUMBER(pgtable_l5_enabled)={}\n{extra}",
-            u8::from(self.levels == 5)
-        );
-        Vmcore::from_source_with_info(Box::new(self.mem), info.as_bytes())
-    }
-}
+const ROOT: u64 = vmcore::testutil::KERNEL_ROOT;
+type Tables = vmcore::testutil::KernelImage;
 
 #[test]
 fn walks_4k_2m_1g_pages_in_both_paging_modes() {
@@ -368,69 +306,7 @@ fn walk_into_a_hole_names_the_level() {
 
 // ---- kernel log ---------------------------------------------------------------------
 
-/// Lay out a lockless printk ring buffer (6.1 offsets) in `mem` through a direct map at
-/// `base`; returns the VMCOREINFO lines describing it.
-fn lockless_ring(t: &mut Tables, base: u64, records: &[(u64, &[u8], u64)]) -> String {
-    // physical layout: prb at 0x10000, descs 0x11000, infos 0x12000, text 0x14000 (4 KiB).
-    for p in 0x10..0x16u64 {
-        t.mem.set_page(p, &[]);
-        t.map(base + p * 4096, p * 4096, 4096);
-    }
-    t.map(base + 0xf000, 0xf000, 4096);
-    t.mem.set_page(0xf, &[]);
-    let va = |p: u64| base + p;
-    let count_bits = 3u32; // 8 descriptors
-    let size_bits = 12u32; // 4 KiB of text
-    t.mem.write_u64(0xf000, va(0x10000)); // prb pointer variable
-    t.mem.write(0x10000, &count_bits.to_le_bytes());
-    t.mem.write_u64(0x10008, va(0x11000));
-    t.mem.write_u64(0x10010, va(0x12000));
-    t.mem.write(0x10030, &size_bits.to_le_bytes());
-    t.mem.write_u64(0x10038, va(0x14000));
-    let mut lpos = 4096 - 64; // start near the end so one record wraps
-    let first_id = 0x100u64;
-    for (i, (ts, text, state)) in records.iter().enumerate() {
-        let id = first_id + i as u64;
-        let slot = id % 8;
-        let len = (8 + text.len() as u64 + 7) & !7;
-        let mut begin = lpos;
-        if begin % 4096 + len >= 4096 {
-            begin = (begin / 4096 + 1) * 4096; // wraps to the start of the ring
-        }
-        let next = begin + len;
-        let off = begin % 4096;
-        t.mem.write_u64(0x14000 + off, id);
-        t.mem.write(0x14000 + off + 8, text);
-        let d = 0x11000 + slot * 24;
-        t.mem.write_u64(d, (state << 62) | id);
-        t.mem.write_u64(d + 8, lpos);
-        t.mem.write_u64(d + 16, next);
-        let inf = 0x12000 + slot * 88;
-        t.mem.write_u64(inf, i as u64);
-        t.mem.write_u64(inf + 8, *ts);
-        t.mem.write(inf + 16, &(text.len() as u16).to_le_bytes());
-        t.mem.write(
-            inf + 20,
-            &(0x8000_0001u32 - (i as u32 % 2) * 0x8000_0000 + 41).to_le_bytes(),
-        );
-        lpos = next;
-    }
-    t.mem
-        .write_u64(0x10018, first_id + records.len() as u64 - 1); // head_id
-    t.mem.write_u64(0x10020, first_id); // tail_id
-    format!(
-        "SYMBOL(prb)={:x}\n\
-OFFSET(printk_ringbuffer.desc_ring)=0\nOFFSET(printk_ringbuffer.text_data_ring)=48\n\
-OFFSET(prb_desc_ring.count_bits)=0\nOFFSET(prb_desc_ring.descs)=8\nOFFSET(prb_desc_ring.infos)=16\n\
-OFFSET(prb_desc_ring.head_id)=24\nOFFSET(prb_desc_ring.tail_id)=32\n\
-SIZE(prb_desc)=24\nOFFSET(prb_desc.state_var)=0\nOFFSET(prb_desc.text_blk_lpos)=8\n\
-OFFSET(prb_data_blk_lpos.begin)=0\nOFFSET(prb_data_blk_lpos.next)=8\n\
-SIZE(printk_info)=88\nOFFSET(printk_info.seq)=0\nOFFSET(printk_info.ts_nsec)=8\n\
-OFFSET(printk_info.text_len)=16\nOFFSET(printk_info.caller_id)=20\n\
-OFFSET(prb_data_ring.size_bits)=0\nOFFSET(prb_data_ring.data)=8\nOFFSET(atomic_long_t.counter)=0\n",
-        va(0xf000)
-    )
-}
+use vmcore::testutil::lockless_ring;
 
 #[test]
 fn lockless_ring_formats_like_makedumpfile() {
@@ -709,5 +585,28 @@ proptest! {
         let _ = vmcore::printk::dmesg(&vm, &vmcore::printk::DmesgOptions { caller_id: true, partial: true });
         let _ = vm.vmemmap_base();
         let _ = vm.uts_release();
+    }
+}
+
+#[test]
+fn kernel_image_as_elf_core_reads_the_same() {
+    for levels in [4u8, 5] {
+        let mut t = Tables::new(levels);
+        let base = if levels == 5 {
+            0xff11_0000_0000_0000
+        } else {
+            0xffff_8880_0000_0000
+        };
+        let extra = lockless_ring(&mut t, base, &[(7, b"from an ELF core", 2), (8, b"two", 1)]);
+        let elf = t.to_elf(&extra);
+        let a = Vmcore::from_bytes(elf).unwrap();
+        let b = t.vmcore(&extra);
+        let la = vmcore::printk::dmesg(&a, &Default::default()).unwrap();
+        assert_eq!(la, vmcore::printk::dmesg(&b, &Default::default()).unwrap());
+        assert_eq!(
+            String::from_utf8_lossy(&la),
+            "[    0.000000] from an ELF core\n[    0.000000] two\n"
+        );
+        assert_eq!(a.x86_64().unwrap().levels, levels);
     }
 }
