@@ -940,9 +940,11 @@ impl Checker {
                     span,
                     format!("the `{tname}` target needs the collector's -F option (a flattened stream on stdout); add -F"),
                 ),
-                (_, Some(true)) if !needs_flat => self.warn(
+                // mkdumprd checks the options with `makedumpfile --check-params OPTIONS vmcore
+                // dumpfile`, which refuses -F with a dump file
+                (_, Some(true)) if !needs_flat => self.err(
                     span,
-                    "-F is only for raw and ssh targets: kdump removes it for this target",
+                    "-F writes a flattened stream to stdout, but this target saves a dump file: remove -F (it is only for raw and ssh targets)",
                 ),
                 _ => {}
             }

@@ -149,6 +149,20 @@ const INVALID: &[(&str, usize, usize, Severity, &str)] = &[
         "expected 0 or 1",
     ),
     (
+        "ext4 /dev/sdb1\ncore_collector makedumpfile -F -l -d 31\n",
+        2,
+        16,
+        Severity::Error,
+        "remove -F (it is only for raw and ssh targets)",
+    ),
+    (
+        "core_collector dumpfilter -F -d 31\n",
+        1,
+        16,
+        Severity::Error,
+        "this target saves a dump file",
+    ),
+    (
         "raw /dev/sda1\ncore_collector makedumpfile -d 31 -c\n",
         2,
         16,
@@ -335,12 +349,6 @@ fn warnings_keep_the_config_valid() {
             1,
             8,
             "only used with an ssh target",
-        ),
-        (
-            "ext4 /dev/sdb1\ncore_collector makedumpfile -F -l -d 31\n",
-            2,
-            16,
-            "kdump removes it",
         ),
         (
             "core_collector makedumpfile -c -l -d 31\n",
