@@ -53,6 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let codecs: Vec<Codec> = match std::env::var("CODEC_BENCH_ONLY").ok().as_deref() {
         Some("lzo") => vec![Codec::Lzo],
+        Some("zlib") => vec![Codec::Zlib],
         _ => vec![
             Codec::Lzo,
             Codec::Zlib,
@@ -62,7 +63,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ],
     };
     for codec in codecs {
-        let mut c = PageCompressor::new(codec)?;
+        let level = std::env::var("CODEC_BENCH_LEVEL")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        let mut c = PageCompressor::with_level(codec, level)?;
         let mut best = f64::MAX;
         let mut total = 0usize;
         let mut stored = Vec::new();

@@ -13,6 +13,10 @@
 use crate::format::*;
 use crate::lzo::{self, LzoCompressor};
 
+/// libdeflate level used for zlib pages by default: level 2 gives pages ~3% smaller than C
+/// zlib level 1 (makedumpfile -c), level 1 ~2% larger, on the real 6.1 vmcore.
+pub const ZLIB_LEVEL: i32 = 2;
+
 /// A page compression method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -132,8 +136,15 @@ impl std::fmt::Debug for PageCompressor {
 }
 
 impl PageCompressor {
-    /// A compressor for `codec`.
+    /// A compressor for `codec` at its default level (what makedumpfile uses: zlib and zstd
+    /// level 1; see [`ZLIB_LEVEL`]).
     pub fn new(codec: Codec) -> Result<Self, CodecError> {
+        Self::with_level(codec, None)
+    }
+
+    /// A compressor for `codec` at `level` (zlib: libdeflate 1-12, zstd: 1-22; ignored by the
+    /// other codecs). `None` is the default.
+    pub fn with_level(codec: Codec, level: Option<i32>) -> Result<Self, CodecError> {
         let mut c = PageCompressor {
             codec,
             out: Vec::new(),
@@ -146,9 +157,11 @@ impl PageCompressor {
             Codec::Lzo => c.lzo = Some(LzoCompressor::new()),
             Codec::Zlib => {
                 c.deflate = Some(libdeflater::Compressor::new(
-                    libdeflater::CompressionLvl::new(1).map_err(|e| CodecError::Compress {
-                        codec: "zlib",
-                        detail: format!("{e:?}"),
+                    libdeflater::CompressionLvl::new(level.unwrap_or(ZLIB_LEVEL)).map_err(|e| {
+                        CodecError::Compress {
+                            codec: "zlib",
+                            detail: format!("{e:?}"),
+                        }
                     })?,
                 ))
             }
