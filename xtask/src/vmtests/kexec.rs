@@ -149,7 +149,7 @@ pub fn panic_capture(series: Series, syscall: char) -> Result<()> {
         "{}",
         g.fail("OSRELEASE differs")
     );
-    for sym in ["init_uts_ns", "swapper_pg_dir", "_stext", "mem_section"] {
+    for sym in ["init_uts_ns", "_stext", "init_top_pgt", "node_online_map"] {
         let a = r
             .get(&format!("first_sym_{sym}"))
             .and_then(|v| u64::from_str_radix(v, 16).ok());
@@ -162,6 +162,18 @@ pub fn panic_capture(series: Series, syscall: char) -> Result<()> {
             g.fail(format!("SYMBOL({sym}): first kernel {a:x?}, vmcore {b:x?}"))
         );
     }
+    let stext = r
+        .get("first_sym__stext")
+        .and_then(|v| u64::from_str_radix(v, 16).ok())
+        .unwrap_or(0);
+    let off = r
+        .get("vmcore_kerneloffset")
+        .and_then(|v| u64::from_str_radix(v, 16).ok());
+    ensure!(
+        off == Some(stext.wrapping_sub(0xffff_ffff_8100_0000)),
+        "{}",
+        g.fail(format!("KERNELOFFSET {off:x?} vs _stext {stext:#x}"))
+    );
     let bytes: u64 = r
         .get("mdf_flat_bytes")
         .and_then(|v| v.trim().parse().ok())
