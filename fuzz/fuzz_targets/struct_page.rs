@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
 
     // Struct pages straight from the fuzz bytes, cycled over a small image with a hole.
     let bytes: Arc<Vec<u8>> = Arc::new(body.to_vec());
-    let frames = 1 + u64::from(head[2]) * 64 + u64::from(head[3] & 0x7f);
+    let frames = 1 + u64::from(head[2]) * 16 + u64::from(head[3] & 0x0f);
     let hole = u64::from(head[3]) % frames;
     let ranges = [(0, hole), (hole + (u64::from(head[2]) & 7), frames + 8)];
     let b = Arc::clone(&bytes);
