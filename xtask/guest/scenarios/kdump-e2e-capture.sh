@@ -34,7 +34,7 @@ echo "KDUMPRS-SAVED uptime=$(uptime_s)"
 umount /kdumproot
 cat > /etc/kdump-raw.conf <<EOF
 raw /dev/vdb
-core_collector makedumpfile -l --message-level 7 -d 31
+core_collector makedumpfile -F -l --message-level 7 -d 31
 EOF
 kdump save --config /etc/kdump-raw.conf --no-action; r=$?
 result save_raw_rc $r; [ $r = 0 ] || rc=1
