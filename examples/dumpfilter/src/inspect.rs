@@ -18,7 +18,11 @@ pub fn dump_dmesg(vmcore: &Path, out: &Path) -> Result<(), vmcore::Error> {
 }
 
 /// [`dump_dmesg`] with options (`--partial-dmesg`, caller ids).
-pub fn dump_dmesg_with(vmcore: &Path, out: &Path, opts: &DmesgOptions) -> Result<(), vmcore::Error> {
+pub fn dump_dmesg_with(
+    vmcore: &Path,
+    out: &Path,
+    opts: &DmesgOptions,
+) -> Result<(), vmcore::Error> {
     let vm = vmcore::Vmcore::open(vmcore)?;
     let text = vmcore::printk::dmesg(&vm, opts)?;
     std::fs::write(out, text).map_err(|source| vmcore::Error::Write {
@@ -43,6 +47,9 @@ pub fn print_info(vmcore: &Path, w: &mut impl Write) -> Result<(), vmcore::Error
 /// Parse a `--vtop` argument: hexadecimal with or without `0x`, as makedumpfile accepts.
 pub fn parse_vaddr(s: &str) -> Option<u64> {
     let t = s.trim();
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     u64::from_str_radix(t, 16).ok()
 }
