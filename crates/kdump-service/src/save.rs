@@ -371,6 +371,14 @@ fn dump_ssh(
         }
     }
     let tmp = format!("{dir}/vmcore-incomplete");
+    if plan.collector.argv.first().map(String::as_str) == Some("scp") {
+        // `core_collector scp`: the whole /proc/vmcore copied by scp, as kdump.sh does.
+        t.scp(&opts.vmcore, &tmp).map_err(|e| e.to_string())?;
+        let dest = format!("{dir}/{}", plan.dump_file);
+        t.rename(&tmp, &dest).map_err(|e| e.to_string())?;
+        report.vmcore = Some(format!("{}:{dest}", t.address));
+        return Ok(());
+    }
     let mut child = t.start_write(&tmp).map_err(|e| e.to_string())?;
     let result = match child.stdin.take() {
         Some(mut stdin) => {

@@ -97,6 +97,32 @@ impl SshTarget {
         check("ssh mv", self.command(&cmd).stdin(Stdio::null()).output())
     }
 
+    /// `scp -q OPTIONS FILE user@host:PATH` (an IPv6 host in brackets).
+    pub fn scp(&self, file: &Path, path: &str) -> Result<(), SshError> {
+        quote(path)?;
+        let (user, host) = self.address.split_once('@').unwrap_or(("", &self.address));
+        let host = if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]")
+        } else {
+            host.to_string()
+        };
+        let dest = if user.is_empty() {
+            format!("{host}:{path}")
+        } else {
+            format!("{user}@{host}:{path}")
+        };
+        check(
+            "scp",
+            Command::new("scp")
+                .arg("-q")
+                .args(self.args())
+                .arg(file)
+                .arg(dest)
+                .stdin(Stdio::null())
+                .output(),
+        )
+    }
+
     /// Starts `umask 0077 && dd bs=512 of=PATH` on the target; write the data to the child's
     /// stdin, then [`SshTarget::finish`] it.
     pub fn start_write(&self, path: &str) -> Result<Child, SshError> {

@@ -129,6 +129,33 @@ fn fs_target_complete_dump_and_dmesg() {
 }
 
 #[test]
+fn other_collector_is_spawned() {
+    let t = TempRoot::new("e2e-cp");
+    let src = t.put("/fake-vmcore", b"0123456789".repeat(1000));
+    let p = plan("path /var/crash\ncore_collector cp\n");
+    let o = SaveOptions {
+        vmcore: src.clone(),
+        no_action: true,
+        target_root: Some(t.path().join("root")),
+        ..SaveOptions::default()
+    };
+    let r = save(&p, &o);
+    assert_eq!(r.error, None);
+    assert!(r.outcome.is_none() && !r.dmesg_saved);
+    let dir = only_dir(&t.path().join("root/var/crash"));
+    assert_eq!(
+        std::fs::read(dir.join("vmcore")).unwrap(),
+        std::fs::read(&src).unwrap()
+    );
+    assert!(!dir.join("vmcore-incomplete").exists());
+    // a collector that fails leaves no `vmcore`
+    let p = plan("path /var/crash2\ncore_collector false\n");
+    let r = save(&p, &o);
+    assert_eq!(r.exit_code(), 1);
+    assert!(r.error.unwrap().contains("false failed"));
+}
+
+#[test]
 fn raw_target_is_a_flattened_stream() {
     let Some(f) = fixture() else { return };
     let t = TempRoot::new("e2e-raw");
@@ -343,7 +370,7 @@ fn start_sshd(dir: &Path) -> Option<Sshd> {
     std::fs::write(
         &cfg,
         format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/hostkey\nAuthorizedKeysFile {d}/authorized_keys {d}/home/.ssh/authorized_keys\nForceCommand export HOME={d}/home; cd \"$HOME\" && eval \"$SSH_ORIGINAL_COMMAND\"\nPidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n",
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/hostkey\nAuthorizedKeysFile {d}/authorized_keys {d}/home/.ssh/authorized_keys\nSubsystem sftp /usr/lib/openssh/sftp-server\nForceCommand export HOME={d}/home; cd \"$HOME\" || exit 1; case \"$SSH_ORIGINAL_COMMAND\" in sftp|*sftp-server) exec /usr/lib/openssh/sftp-server;; esac; eval \"$SSH_ORIGINAL_COMMAND\"\nPidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n",
             d = dir.display()
         ),
     )
@@ -446,6 +473,26 @@ fn ssh_target_and_propagate() {
         .mode();
     assert_eq!(mode & 0o077, 0, "umask 0077 on the server");
     same_pages(&dir.join("vmcore.flat"), &f.d31_lzo);
+    // `core_collector scp`: /proc/vmcore copied whole, renamed vmcore.
+    let small = t.put("/small-vmcore", b"not really a vmcore\n".repeat(100));
+    let p2 = plan(&format!(
+        "ssh {u}@127.0.0.1\nsshkey {}\npath {}/scp\ncore_collector scp\n",
+        key.display(),
+        remote.display()
+    ));
+    let mut o2 = o.clone();
+    o2.vmcore = small.clone();
+    let r = save(&p2, &o2);
+    assert_eq!(r.error, None);
+    assert!(
+        !r.dmesg_saved && !r.warnings.is_empty(),
+        "dmesg of a non-vmcore only warns"
+    );
+    let sdir = only_dir(&remote.join("scp"));
+    assert_eq!(
+        std::fs::read(sdir.join("vmcore")).unwrap(),
+        std::fs::read(&small).unwrap()
+    );
     // A server that refuses the key: the dump fails, the failure action is reported.
     std::fs::write(t.path().join("authorized_keys"), "").unwrap();
     std::fs::write(t.path().join("home/.ssh/authorized_keys"), "").unwrap();
