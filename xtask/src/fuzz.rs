@@ -1,9 +1,20 @@
 //! `cargo xtask fuzz [TARGET] [--seconds N]`: short cargo-fuzz runs of the targets listed in
 //! fuzz/Cargo.toml (`[[bin]]` names).
+//!
+//! One `cargo fuzz build` for all targets, then each target binary runs (niced, one at a time)
+//! over a scratch corpus in fuzz/target/corpus/<target>/ (new inputs go there, never into the
+//! repository) plus the committed seeds in fuzz/corpus/<target>/, with bounds: `-rss_limit_mb=512
+//! -malloc_limit_mb=256 -timeout=10`. Without a sanitizer libFuzzer has no malloc hooks, so the
+//! RSS limit is the bound that is enforced. Prints executions, coverage (cov/ft) and crashes,
+//! leaks, timeouts and OOMs per target; fails if any target found one (the input is in
+//! fuzz/artifacts/<target>/: copy it to fuzz/regressions/<target>/ and add it to the crate's
+//! tests/fuzz_regressions.rs).
 
 use crate::util::{run, workspace_root};
-use anyhow::{bail, Result};
-use std::process::Command;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 /// The `[[bin]]` names of fuzz/Cargo.toml.
 pub fn targets() -> Result<Vec<String>> {
@@ -27,6 +38,29 @@ pub fn targets() -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// What one target's run reported.
+#[derive(Debug, Default)]
+struct Outcome {
+    execs: u64,
+    cov: u64,
+    ft: u64,
+    corpus: u64,
+    crashes: usize,
+    leaks: usize,
+    timeouts: usize,
+    ooms: usize,
+    exit: Option<i32>,
+}
+
+impl Outcome {
+    fn failed(&self) -> bool {
+        self.crashes + self.leaks + self.timeouts + self.ooms > 0 || self.exit != Some(0)
+    }
+}
+
+/// libFuzzer's `-fsanitize=fuzzer` runtime arguments bounding memory and time per input.
+pub const BOUNDS: [&str; 3] = ["-rss_limit_mb=512", "-malloc_limit_mb=256", "-timeout=10"];
+
 /// Fuzz `only` (or every target) for `seconds` each; returns how many ran.
 pub fn fuzz(only: Option<&str>, seconds: u64) -> Result<usize> {
     crate::setup::ensure_cargo_fuzz()?;
@@ -42,23 +76,154 @@ pub fn fuzz(only: Option<&str>, seconds: u64) -> Result<usize> {
         eprintln!("[fuzz] fuzz/Cargo.toml lists no targets yet");
         return Ok(0);
     }
+    let dir = workspace_root().join("fuzz");
+    let t0 = Instant::now();
+    let mut build = Command::new("cargo");
+    build
+        .current_dir(&dir)
+        // cargo-fuzz passes -Z flags; this lets a stable toolchain accept them.
+        .env("RUSTC_BOOTSTRAP", "1")
+        .args([
+            "fuzz",
+            "build",
+            "-O",
+            "--sanitizer",
+            "none",
+            "--debug-assertions",
+        ]);
+    if let Some(o) = only {
+        build.arg(o);
+    }
+    run(&mut build)?;
+    eprintln!("[fuzz] build: {:.0} s", t0.elapsed().as_secs_f64());
+    let bin_dir = dir.join("target/x86_64-unknown-linux-gnu/release");
+    let mut results = Vec::new();
     for t in &chosen {
         eprintln!("[fuzz] {t}: {seconds} s");
-        run(Command::new("cargo")
-            .current_dir(workspace_root().join("fuzz"))
-            // cargo-fuzz passes -Z flags; this lets a stable toolchain accept them.
-            .env("RUSTC_BOOTSTRAP", "1")
-            .args([
-                "fuzz",
-                "run",
-                "--sanitizer",
-                "none",
-                "--debug-assertions",
-                t,
-            ])
-            .arg("--")
-            .arg(format!("-max_total_time={seconds}"))
-            .args(["-rss_limit_mb=2048", "-timeout=10"]))?;
+        let o = run_one(&dir, &bin_dir.join(t.as_str()), t, seconds)
+            .with_context(|| format!("fuzz target {t}"))?;
+        eprintln!(
+            "[fuzz] {t}: {} execs, cov {} ft {}, {} crash(es)",
+            o.execs, o.cov, o.ft, o.crashes
+        );
+        results.push((t.to_string(), o));
+    }
+    println!(
+        "\n{:<20} {:>12} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>5}",
+        "target", "executions", "cov", "ft", "corpus", "crash", "leak", "timeout", "oom"
+    );
+    for (t, o) in &results {
+        println!(
+            "{:<20} {:>12} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>5}{}",
+            t,
+            o.execs,
+            o.cov,
+            o.ft,
+            o.corpus,
+            o.crashes,
+            o.leaks,
+            o.timeouts,
+            o.ooms,
+            if o.failed() && o.crashes + o.leaks + o.timeouts + o.ooms == 0 {
+                format!("  (exit {:?})", o.exit)
+            } else {
+                String::new()
+            }
+        );
+    }
+    println!("fuzz: total {:.0} s", t0.elapsed().as_secs_f64());
+    let bad: Vec<&str> = results
+        .iter()
+        .filter(|(_, o)| o.failed())
+        .map(|(t, _)| t.as_str())
+        .collect();
+    if !bad.is_empty() {
+        bail!("fuzz targets failed: {bad:?} (inputs in fuzz/artifacts/<target>/; logs in fuzz/target/fuzz-logs/)");
     }
     Ok(chosen.len())
+}
+
+fn artifacts(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn run_one(dir: &Path, bin: &Path, t: &str, seconds: u64) -> Result<Outcome> {
+    let work: PathBuf = dir.join("target/corpus").join(t);
+    let seeds = dir.join("corpus").join(t);
+    let arts = dir.join("artifacts").join(t);
+    let logs = dir.join("target/fuzz-logs");
+    for d in [&work, &seeds, &arts, &logs] {
+        std::fs::create_dir_all(d).with_context(|| format!("mkdir {}", d.display()))?;
+    }
+    let before = artifacts(&arts);
+    let log_path = logs.join(format!("{t}.log"));
+    let log = std::fs::File::create(&log_path)?;
+    let status = Command::new("nice")
+        .args(["-n", "15"])
+        .arg(bin)
+        .arg(&work)
+        .arg(&seeds)
+        .arg(format!("-max_total_time={seconds}"))
+        .args(BOUNDS)
+        .arg("-print_final_stats=1")
+        .arg(format!("-artifact_prefix={}/", arts.display()))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .status()
+        .with_context(|| format!("running {}", bin.display()))?;
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut o = Outcome {
+        exit: status.code(),
+        ..Default::default()
+    };
+    for line in text.lines() {
+        if let Some(v) = line.strip_prefix("stat::number_of_executed_units:") {
+            o.execs = v.trim().parse().unwrap_or(0);
+        }
+        if line.starts_with('#') && line.contains(" cov: ") {
+            let word = |key: &str| {
+                line.split_whitespace()
+                    .skip_while(|w| *w != key)
+                    .nth(1)
+                    .and_then(|v| v.parse::<u64>().ok())
+            };
+            o.cov = word("cov:").unwrap_or(o.cov);
+            o.ft = word("ft:").unwrap_or(o.ft);
+            o.corpus = word("corp:")
+                .or_else(|| {
+                    let w = line
+                        .split_whitespace()
+                        .skip_while(|w| *w != "corp:")
+                        .nth(1)?;
+                    w.split('/').next()?.parse().ok()
+                })
+                .unwrap_or(o.corpus);
+        }
+    }
+    for a in artifacts(&arts) {
+        if before.contains(&a) {
+            continue;
+        }
+        match a.split('-').next() {
+            Some("crash") => o.crashes += 1,
+            Some("leak") => o.leaks += 1,
+            Some("timeout") => o.timeouts += 1,
+            Some("oom") => o.ooms += 1,
+            _ => {}
+        }
+    }
+    if o.failed() {
+        let tail: Vec<&str> = text.lines().rev().take(30).collect();
+        for l in tail.iter().rev() {
+            eprintln!("[fuzz] {t} | {l}");
+        }
+    }
+    Ok(o)
 }
