@@ -202,3 +202,182 @@ pub fn count_prstatus(blob: &[u8]) -> usize {
     }
     n
 }
+
+/// Excluded runs at least this long (in pages) end a PT_LOAD in ELF output; shorter runs are
+/// copied as they are (makedumpfile's rule).
+pub const PFN_EXCLUDED: u64 = 256;
+
+/// Planned `p_offset` of a segment without data (written as 0).
+pub const NO_OFFSET: u64 = u64::MAX;
+
+/// `p_paddr` value meaning "no physical address".
+const NOT_PADDR: u64 = u64::MAX;
+
+/// The program headers of an ELF dump for `phdrs_in` (the input's PT_LOADs, in order) and
+/// the dumped pages, laid out as makedumpfile lays them: PT_NOTE first, then the PT_LOADs,
+/// each input PT_LOAD cut wherever at least [`PFN_EXCLUDED`] pages in a row are excluded.
+/// Returns the PT_LOADs with `p_offset` relative to the start of the load data ([`NO_OFFSET`]
+/// for a segment without data), plus for each the input file offset its bytes come from.
+pub fn plan_elf_loads(
+    phdrs_in: &[Phdr],
+    page_size: u64,
+    mut is_dumped: impl FnMut(u64) -> bool,
+) -> Vec<(Phdr, u64)> {
+    let mut out = Vec::new();
+    let mut off_seg = 0u64;
+    let ps = page_size.max(1);
+    for l in phdrs_in
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD && p.p_paddr != NOT_PADDR)
+    {
+        let Some(end) = l.p_paddr.checked_add(l.p_memsz) else {
+            continue;
+        };
+        let mut load = *l;
+        let mut paddr = l.p_paddr;
+        let mut pfn_start = l.p_paddr / ps;
+        let mut pfn_end = end / ps;
+        let frac_head = ps - (l.p_paddr % ps);
+        let frac_tail = end % ps;
+        let (mut memsz, mut filesz) = (0u64, 0u64);
+        if frac_head != ps {
+            memsz = frac_head;
+            filesz = frac_head;
+            pfn_start += 1;
+        }
+        if frac_tail != 0 {
+            pfn_end += 1;
+        }
+        let mut excluded = 0u64;
+        let src_of = |paddr: u64| l.p_offset.saturating_add(paddr - l.p_paddr);
+        for pfn in pfn_start..pfn_end {
+            let last_partial = pfn == pfn_end - 1 && frac_tail != 0;
+            let step = if last_partial { frac_tail } else { ps };
+            if !is_dumped(pfn) {
+                excluded += 1;
+                memsz += step;
+                continue;
+            }
+            if excluded == 0 {
+                memsz += step;
+                filesz += step;
+                continue;
+            }
+            if excluded < PFN_EXCLUDED {
+                memsz += step;
+                filesz += ps * excluded + step;
+                excluded = 0;
+                continue;
+            }
+            load.p_memsz = memsz;
+            load.p_filesz = filesz;
+            // A segment with no data gets offset 0 (marked here, see `write_elf`).
+            load.p_offset = if filesz > 0 { off_seg } else { NO_OFFSET };
+            out.push((load, src_of(paddr)));
+            load.p_paddr = load.p_paddr.wrapping_add(memsz);
+            load.p_vaddr = load.p_vaddr.wrapping_add(memsz);
+            paddr = load.p_paddr;
+            off_seg += filesz;
+            excluded = 0;
+            memsz = ps;
+            filesz = ps;
+        }
+        load.p_memsz = memsz;
+        load.p_filesz = filesz;
+        load.p_offset = off_seg;
+        out.push((load, src_of(paddr)));
+        off_seg += filesz;
+    }
+    out
+}
+
+/// Write an ELF dump: the input's ELF header (`ehdr_in`, its first 64 bytes) with the new
+/// program header count, a PT_NOTE holding `notes` (the input's first note segment), then the
+/// planned PT_LOADs ([`plan_elf_loads`]) whose bytes `read_input(offset, buf)` copies from the
+/// input file. Returns the file size.
+pub fn write_elf<K: crate::write::Sink>(
+    sink: &mut K,
+    ehdr_in: &[u8; 64],
+    note_in: &Phdr,
+    notes: &[u8],
+    loads: &[(Phdr, u64)],
+    mut read_input: impl FnMut(u64, &mut [u8]) -> std::io::Result<()>,
+) -> Result<u64, crate::write::WriteError> {
+    use crate::write::WriteError;
+    let io = |what, offset| {
+        move |source| WriteError::Io {
+            what,
+            offset,
+            source,
+        }
+    };
+    let count = loads.len() as u64 + 1;
+    let mut ehdr = *ehdr_in;
+    let xnum = count >= 0xffff;
+    let phnum: u16 = if xnum { 0xffff } else { count as u16 };
+    ehdr[32..40].copy_from_slice(&64u64.to_le_bytes());
+    ehdr[56..58].copy_from_slice(&phnum.to_le_bytes());
+    let mut note_off = 64 + count * Phdr::SIZE as u64;
+    let mut head = Vec::new();
+    if xnum {
+        // Section header 0 carries the real count (sh_info).
+        ehdr[40..48].copy_from_slice(&note_off.to_le_bytes());
+        ehdr[58..60].copy_from_slice(&64u16.to_le_bytes());
+        ehdr[60..62].copy_from_slice(&1u16.to_le_bytes());
+        ehdr[62..64].copy_from_slice(&0u16.to_le_bytes());
+        let mut sh = [0u8; 64];
+        sh[32..40].copy_from_slice(&1u64.to_le_bytes()); // sh_size = e_shnum
+        sh[44..48].copy_from_slice(&(count.min(u32::MAX as u64) as u32).to_le_bytes());
+        head.extend_from_slice(&sh);
+        note_off += 64;
+    }
+    let load_base = note_off + notes.len() as u64;
+    let mut ph = Vec::with_capacity(count as usize * Phdr::SIZE);
+    let mut note = *note_in;
+    note.p_offset = note_off;
+    note.p_filesz = notes.len() as u64;
+    ph.extend_from_slice(&note.to_bytes());
+    for (l, _) in loads {
+        let mut l = *l;
+        l.p_offset = if l.p_offset == NO_OFFSET {
+            0
+        } else {
+            l.p_offset.saturating_add(load_base)
+        };
+        ph.extend_from_slice(&l.to_bytes());
+    }
+    sink.write_at(0, &ehdr).map_err(io("ELF header", 0))?;
+    sink.write_at(64, &ph).map_err(io("program headers", 64))?;
+    if !head.is_empty() {
+        sink.write_at(note_off - 64, &head)
+            .map_err(io("section header", note_off - 64))?;
+    }
+    sink.write_at(note_off, notes)
+        .map_err(io("notes", note_off))?;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut at = load_base;
+    for (l, src) in loads {
+        let mut left = l.p_filesz;
+        let mut from = *src;
+        while left > 0 {
+            let n = left.min(buf.len() as u64) as usize;
+            read_input(from, &mut buf[..n]).map_err(io("input segment", from))?;
+            sink.write_at(at, &buf[..n]).map_err(|source| {
+                let mut h = ehdr;
+                // Mark the file unusable rather than silently short: e_type 0 is ET_NONE.
+                h[16] = 0;
+                h[17] = 0;
+                let _ = sink.write_at(0, &h);
+                WriteError::Incomplete {
+                    offset: at,
+                    pages_written: 0,
+                    source,
+                }
+            })?;
+            at += n as u64;
+            from += n as u64;
+            left -= n as u64;
+        }
+    }
+    Ok(at)
+}

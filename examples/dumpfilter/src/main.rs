@@ -4,6 +4,7 @@
 //! `kdump-compressed`, reads dumps with `vmcore`. Whatever it cannot do yet it refuses with a
 //! message and exit status 1, never silently.
 
+mod elf_out;
 mod inspect;
 
 use dumpfilter_options::{Compression, Mode, Options};
@@ -73,7 +74,29 @@ fn run(opts: &Options) -> Result<(), String> {
         }
         Mode::Dump { vmcore, dumpfile } => {
             if opts.elf {
-                return Err("ELF output (-E) is not implemented yet".into());
+                if dumpfile.is_none() {
+                    return Err("ELF output to stdout (-E with -F) is not supported".into());
+                }
+                let t = Instant::now();
+                let out = elf_out::run(
+                    Path::new(vmcore),
+                    dumpfile.as_deref().filter(|_| !opts.dry_run).map(Path::new),
+                    opts.dump_level(),
+                    opts.force,
+                    opts.size_limit,
+                )?;
+                if level & 16 != 0 || opts.show_stats {
+                    eprint!("\n{}", out.stats);
+                }
+                if level & 4 != 0 {
+                    eprintln!(
+                        "\ndumpfilter Completed (ELF, {} pages, {} bytes, {:.2} s).",
+                        out.pages,
+                        out.file_size,
+                        t.elapsed().as_secs_f64()
+                    );
+                }
+                return Ok(());
             }
             if let Some(v) = opts.vtop {
                 let mut out = std::io::stdout().lock();
