@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Use {
     /// Debian's tool (ours cannot do it yet).
+    #[allow(dead_code)]
     Debian,
     /// Ours when its self-check passes, else Debian's.
     OursIfReady,
@@ -43,7 +44,7 @@ const TOOLS: &[Tool] = &[
         step: "load panic kernel",
         ours: "kexec-load",
         debian: "kexec",
-        use_ours: Use::Debian,
+        use_ours: Use::Ours,
     },
     Tool {
         step: "filter vmcore",
