@@ -36,7 +36,7 @@ proptest! {
 
     #[test]
     fn cmdline_never_panics(s in "\\PC{0,200}", r in "\\PC{0,40}") {
-        let _ = capture_cmdline(&s, &[r.clone()], &[r], None);
+        let _ = capture_cmdline(&s, std::slice::from_ref(&r), std::slice::from_ref(&r), None);
         let _ = split_cmdline(&s);
     }
 
