@@ -258,12 +258,21 @@ pub fn e2e(series: Series) -> Result<()> {
     let dev_vmcore = out.join("dev-vmcore");
     debugfs_dump(&part, &format!("/dumps/{}/vmcore", pdirs[0]), &dev_vmcore)?;
     let _ = std::fs::remove_file(&part);
+    // The raw disk reassembled by makedumpfile -R, as an administrator would.
+    let raw_r = out.join("raw-reassembled.kdump");
+    let _ = std::fs::remove_file(&raw_r);
+    sh(Command::new("makedumpfile")
+        .arg("-R")
+        .arg(&raw_r)
+        .stdin(std::fs::File::open(&d.raw)?)
+        .stdout(Stdio::null()))?;
     // Compare every dump with the reference, page by page.
     let strict = series == Series::V6_1;
     let mut lines = Vec::new();
     for (what, path) in [
         ("ext4 LABEL=kdumpfs", &label_vmcore),
         ("raw /dev/vdb (flattened)", &d.raw),
+        ("raw /dev/vdb after makedumpfile -R", &raw_r),
         ("ext3 /dev/vdc1 (dumpfilter)", &dev_vmcore),
     ] {
         let (same, line) = dump_diff(path, &reference)?;
