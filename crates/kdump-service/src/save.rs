@@ -465,7 +465,17 @@ fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(
                     .unwrap_or(local_host),
                 _ => local_host,
             };
-            dump_fs(plan, opts, &mnt, &host, &time, report)
+            let r = dump_fs(plan, opts, &mnt, &host, &time, report);
+            if opts.target_root.is_none() && !matches!(other, TargetPlan::Default) {
+                // We mounted it: unmount (the data is synced; a busy mount only warns).
+                match Command::new("umount").arg(&mnt).output() {
+                    Ok(o) if o.status.success() => {}
+                    _ => report
+                        .warnings
+                        .push(format!("umount {} failed", mnt.display())),
+                }
+            }
+            r
         }
     }
 }

@@ -31,7 +31,7 @@ kdump save --no-action > /tmp/save1.log 2>&1; r=$?
 cat /tmp/save1.log
 result save_label_rc $r; [ $r = 0 ] || rc=1
 echo "KDUMPRS-SAVED uptime=$(uptime_s)"
-umount /kdumproot
+umount /kdumproot 2>/dev/null
 cat > /etc/kdump-raw.conf <<EOF
 raw /dev/vdb
 core_collector makedumpfile -F -l --message-level 7 -d 31
@@ -45,7 +45,7 @@ core_collector dumpfilter -l --message-level 7 -d 31
 EOF
 kdump save --config /etc/kdump-dev.conf --no-action; r=$?
 result save_dev_rc $r; [ $r = 0 ] || rc=1
-umount /kdumproot
+umount /kdumproot 2>/dev/null
 t0=$(uptime_s)
 makedumpfile -F -l --message-level 7 -d 31 /proc/vmcore > /dev/vdd 2>/tmp/ref.log; r=$?
 result ref_rc $r; [ $r = 0 ] || rc=1
