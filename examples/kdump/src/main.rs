@@ -11,7 +11,12 @@ mod reserve_cmds;
 
 const USAGE: &str = "usage: kdump <check|show|load|unload|status|save|propagate|estimate|reset-crashkernel|install-service> [options]
   check [--config FILE]            validate kdump.conf (exit 0 valid, 1 invalid)
-  show  [--config FILE] [--json]   print the dump plan";
+  show  [--config FILE] [--json]   print the dump plan
+  load  [--config FILE] [--kernel F] [--initrd F] [--dry-run]   load the capture kernel
+  unload                           unload it
+  save  [--config FILE] [--vmcore F] [--no-action]   (capture kernel) save the dump
+  propagate [--config FILE]        install the ssh key on the ssh target
+  (each command's --help lists all of its options)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
