@@ -149,7 +149,12 @@ fn run(opts: &Options) -> Result<(), String> {
             Ok(())
         }
         Mode::Split { .. } => Err("--split is not implemented yet".into()),
-        Mode::Reassemble { .. } => Err("--reassemble is not implemented yet".into()),
+        Mode::Reassemble { inputs, dumpfile } => reassemble_split(
+            inputs,
+            Path::new(dumpfile),
+            opts.force,
+            collector::threads(opts),
+        ),
         Mode::Collector => Err("no input and output file given".into()),
         Mode::Other { .. } => Err("this operation is not supported".into()),
         Mode::Help | Mode::Version => Ok(()),
@@ -210,4 +215,69 @@ fn stats_json(o: &DumpOutcome, seconds: f64) -> String {
         o.write.file_size,
         seconds
     )
+}
+
+/// `--reassemble DUMPFILE1 DUMPFILE2 ... DUMPFILE`: join the files of a split dump into one
+/// kdump-compressed file (pages are recompressed with the codec the inputs use).
+fn reassemble_split(
+    inputs: &[String],
+    out: &Path,
+    force: bool,
+    threads: usize,
+) -> Result<(), String> {
+    use kdump_compressed::codec::Codec;
+    use kdump_compressed::format::COMPRESSION_MASK;
+    use kdump_compressed::read::{Bitmap, KdumpFile, SplitSet};
+    use kdump_compressed::write::{write_kdump, DumpInfo, MemBitmaps, WriteOptions};
+    let mut files = Vec::new();
+    for p in inputs {
+        files.push(KdumpFile::open(p).map_err(|e| e.to_string())?);
+    }
+    let set = SplitSet::new(files).map_err(|e| e.to_string())?;
+    let first = &set.files()[0];
+    let mut info = DumpInfo::from_dump(first).map_err(|e| e.to_string())?;
+    info.split = None;
+    let codec = Codec::from_flags(first.header().status & COMPRESSION_MASK).unwrap_or(Codec::None);
+    let mut bm = MemBitmaps::from_dump(first).map_err(|e| e.to_string())?;
+    for pfn in 0..first.max_mapnr() {
+        bm.clear_dumped(pfn);
+    }
+    for f in set.files() {
+        for pfn in f.iter_bitmap(Bitmap::Dumped) {
+            bm.set_dumped(pfn.map_err(|e| e.to_string())?);
+        }
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true);
+    if force {
+        o.create(true).truncate(true);
+    } else {
+        o.create_new(true);
+    }
+    let mut file = o.open(out).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            format!("{} already exists (use -f to overwrite it)", out.display())
+        } else {
+            format!("cannot create {}: {e}", out.display())
+        }
+    })?;
+    let stats = write_kdump(
+        &mut file,
+        &info,
+        &bm,
+        |pfn, buf| {
+            set.read_page(pfn, buf)
+                .map(|_| ())
+                .map_err(std::io::Error::other)
+        },
+        &WriteOptions {
+            codec,
+            threads,
+            ..WriteOptions::default()
+        },
+    )
+    .map_err(|e| format!("writing {}: {e}", out.display()))?;
+    file.set_len(stats.file_size).map_err(|e| e.to_string())?;
+    file.sync_all().ok();
+    Ok(())
 }

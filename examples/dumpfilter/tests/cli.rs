@@ -1,6 +1,7 @@
 //! `dumpfilter` against makedumpfile 1.7.2 on the real fixtures (skipped with a printed
 //! reason when there is none): `-d 31` byte-identical, refiltering a `-d 0` dump to `-d 31`
-//! byte-identical, `-E -d 31` byte-identical, `-F` then `-R` identical, our `-l` output refiltered by makedumpfile
+//! byte-identical, `-E -d 31` byte-identical, `--reassemble` of makedumpfile's `--split` files
+//! identical to makedumpfile's `--reassemble`, `-F` then `-R` identical, our `-l` output refiltered by makedumpfile
 //! identical; refusals (existing output, unimplemented -E) exit 1 with a message.
 
 #[path = "../../../crates/kdump-compressed/tests/common/mod.rs"]
@@ -134,6 +135,37 @@ fn elf_output_is_byte_identical_to_makedumpfile() {
                 .arg(&out),
         );
         assert_same_file(&out, &elf);
+    }
+}
+
+#[test]
+fn reassemble_of_makedumpfile_split_equals_its_reassemble() {
+    if !have_makedumpfile() {
+        eprintln!("SKIP --reassemble: makedumpfile not installed");
+        return;
+    }
+    for fx in oracle_fixtures_or_skip("dumpfilter --reassemble") {
+        let dir = scratch(&format!("cli-split-{}", fx.name));
+        let parts: Vec<_> = (1..=3).map(|i| fresh(&dir, &format!("part{i}"))).collect();
+        run_ok(
+            Command::new("makedumpfile")
+                .args(["--split", "-d", "17"])
+                .arg(&fx.vmcore_mk)
+                .args(&parts),
+        );
+        let theirs = fresh(&dir, "mk-reassembled.kdump");
+        run_ok(
+            Command::new("makedumpfile")
+                .arg("--reassemble")
+                .args(&parts)
+                .arg(&theirs),
+        );
+        let ours = fresh(&dir, "ours-reassembled.kdump");
+        run_ok(dumpfilter().arg("--reassemble").args(&parts).arg(&ours));
+        assert_same_file(&ours, &theirs);
+        for p in parts.iter().chain([&theirs, &ours]) {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
