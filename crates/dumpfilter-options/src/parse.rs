@@ -642,7 +642,12 @@ fn check_conflicts(o: &Options, seen: &Seen) -> Result<(), OptionsError> {
             required: "--dump-dmesg",
         });
     }
-    if seen.exclude_vm && o.work_dir.is_none() {
+    // makedumpfile asks for --work-dir with -e only where it creates or reads a dump; the
+    // copying modes (-R, --reassemble) and -g never look at it.
+    if seen.exclude_vm
+        && o.work_dir.is_none()
+        && !matches!(mode, Some("-R" | "--reassemble" | "-g"))
+    {
         return Err(OptionsError::Requires {
             option: "-e".into(),
             required: "--work-dir",

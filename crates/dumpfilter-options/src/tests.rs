@@ -236,6 +236,18 @@ fn conflicts_makedumpfile_refuses() {
         err(&["-x", "vmlinux", "-i", "info", "a", "b"]).starts_with("-x cannot be used with -i")
     );
     assert_eq!(err(&["-e", "a", "b"]), "-e requires --work-dir");
+    // makedumpfile 1.7.2 --check-params verdicts: -e needs --work-dir only where a dump is
+    // created or read, not in the copying modes or -g.
+    assert_eq!(
+        err(&["-e", "--dump-dmesg", "a", "b"]),
+        "-e requires --work-dir"
+    );
+    assert_eq!(
+        err(&["-e", "--split", "a", "b", "c"]),
+        "-e requires --work-dir"
+    );
+    assert!(parse(&["-e", "--reassemble", "a", "b"]).is_ok());
+    assert!(parse(&["-e", "-R", "b"]).is_ok());
     assert_eq!(
         err(&["--partial-dmesg", "a", "b"]),
         "--partial-dmesg requires --dump-dmesg"
