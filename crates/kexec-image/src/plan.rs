@@ -392,13 +392,7 @@ pub fn build(req: &LoadRequest<'_>, format: Format) -> Result<LoadPlan, Error> {
         if memsz > 0 {
             let at = p
                 .holes
-                .take(
-                    memsz,
-                    PAGE,
-                    MIB.min(p.holes.holes()[0].0),
-                    kp.initrd_max_end.min(low_max),
-                    true,
-                )
+                .take(memsz, PAGE, 0, kp.initrd_max_end.min(low_max), true)
                 .ok_or_else(|| no_room("initrd", memsz, req))?;
             p.put(SegmentKind::Initrd, rd.to_vec(), at, memsz);
             initrd_at = Some((at, rd.len() as u64));
