@@ -153,7 +153,29 @@ pub fn have_makedumpfile() -> bool {
         .unwrap_or(false)
 }
 
-pub fn scratch(name: &str) -> PathBuf {
+/// A scratch directory under the target's tmp dir, removed (with everything in it) when the
+/// guard is dropped, so runs do not leave gigabytes of dumps behind.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn scratch(name: &str) -> Scratch {
+    Scratch(scratch_keep(name))
+}
+
+/// A scratch directory that is kept (made references are reused by later runs).
+pub fn scratch_keep(name: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -169,7 +191,7 @@ pub fn reference(f: &Fixture, name: &str, args: &[&str]) -> Option<PathBuf> {
         eprintln!("SKIP: makedumpfile not installed, cannot make reference {name}");
         return None;
     }
-    let out = scratch(&format!("ref-{}", f.name)).join(format!("{name}.kdump"));
+    let out = scratch_keep(&format!("ref-{}", f.name)).join(format!("{name}.kdump"));
     if !out.exists() {
         let tmp = out.with_extension("tmp");
         let _ = std::fs::remove_file(&tmp);
