@@ -7,7 +7,7 @@ result vmcore_ident "$(head -c 20 /proc/vmcore | od -An -tx1 | tr -d ' \n')"
 head -c 1048576 /proc/vmcore | strings > /tmp/notes.txt
 result vmcore_osrelease "$(sed -n 's/^OSRELEASE=//p' /tmp/notes.txt | head -1)"
 result vmcore_kerneloffset "$(sed -n "s/^KERNELOFFSET=//p" /tmp/notes.txt | head -1)"
-for s in init_uts_ns _stext init_top_pgt node_online_map; do
+for s in init_uts_ns _stext init_top_pgt; do
     result "vmcore_sym_$s" "$(sed -n "s/^SYMBOL($s)=//p" /tmp/notes.txt | head -1)"
 done
 t0=$(uptime_s)

@@ -9,7 +9,7 @@ result panic_load_rc $?
 result crash_loaded "$(cat /sys/kernel/kexec_crash_loaded)"
 [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || exit 1
 result first_osrelease "$(uname -r)"
-for s in init_uts_ns _stext init_top_pgt node_online_map; do
+for s in init_uts_ns _stext init_top_pgt; do
     result "first_sym_$s" "$(grep " $s\$" /proc/kallsyms | head -1 | cut -d' ' -f1)"
 done
 sync

@@ -149,7 +149,7 @@ pub fn panic_capture(series: Series, syscall: char) -> Result<()> {
         "{}",
         g.fail("OSRELEASE differs")
     );
-    for sym in ["init_uts_ns", "_stext", "init_top_pgt", "node_online_map"] {
+    for sym in ["init_uts_ns", "_stext", "init_top_pgt"] {
         let a = r
             .get(&format!("first_sym_{sym}"))
             .and_then(|v| u64::from_str_radix(v, 16).ok());
