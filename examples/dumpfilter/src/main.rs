@@ -6,6 +6,7 @@
 
 mod elf_out;
 mod inspect;
+mod split;
 
 use dumpfilter_options::{Compression, Mode, Options};
 use kdump_service::collector::{self, DumpOutcome, DumpRequest, Output};
@@ -148,7 +149,14 @@ fn run(opts: &Options) -> Result<(), String> {
             }
             Ok(())
         }
-        Mode::Split { .. } => Err("--split is not implemented yet".into()),
+        Mode::Split { vmcore, dumpfiles } => split::run(
+            Path::new(vmcore),
+            dumpfiles,
+            opts.dump_level(),
+            collector::codec(opts.compression),
+            collector::threads(opts),
+            opts.force,
+        ),
         Mode::Reassemble { inputs, dumpfile } => reassemble_split(
             inputs,
             Path::new(dumpfile),

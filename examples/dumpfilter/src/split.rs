@@ -1,0 +1,182 @@
+//! `--split VMCORE DUMPFILE1 DUMPFILE2 ...`: one dump cut into several kdump-compressed files,
+//! with makedumpfile's partition (1 GiB split blocks; each file but the last takes whole
+//! blocks until it holds its share of the dumped pages).
+
+use kdump_compressed::codec::Codec;
+use kdump_compressed::elf;
+use kdump_compressed::format::Utsname;
+use kdump_compressed::read::Bitmap;
+use kdump_compressed::source::FileSource;
+use kdump_compressed::write::{write_kdump, Bitmaps, DumpInfo, MemBitmaps, WriteOptions};
+use page_filter::{DumpLevel, FilterConfig, PageFilter};
+use std::path::Path;
+use vmcore::PhysMemory;
+
+/// makedumpfile's default split block: 1 GiB.
+const SPLITBLOCK_BYTES: u64 = 1 << 30;
+
+fn header_info(vm: &vmcore::Vmcore, path: &Path, max: u64, level: u8) -> Result<DumpInfo, String> {
+    if let Some(kd) = vm.kdump() {
+        let mut i = DumpInfo::from_dump(kd.file()).map_err(|e| e.to_string())?;
+        i.max_mapnr = max;
+        i.dump_level = level as i32;
+        return Ok(i);
+    }
+    let vi = vm.require_vmcoreinfo().map_err(|e| e.to_string())?;
+    let src = FileSource::open(path).map_err(|e| e.to_string())?;
+    let phdrs = elf::program_headers(&src).map_err(|e| e.to_string())?;
+    let notes = elf::note_blob(&src, &phdrs).map_err(|e| e.to_string())?;
+    let mut info = DumpInfo {
+        max_mapnr: max,
+        dump_level: level as i32,
+        page_size: vm.dump().page_size() as u32,
+        vmcoreinfo: elf::find_vmcoreinfo(&notes),
+        nr_cpus: elf::count_prstatus(&notes) as i32,
+        timestamp: (
+            vi.get("CRASHTIME")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
+            0,
+        ),
+        phys_base: vi.number("phys_base").unwrap_or(0) as u64,
+        notes,
+        ..DumpInfo::default()
+    };
+    let mut uts = [0u8; 6 * 65];
+    if let Some(sym) = vi.symbol("init_uts_ns") {
+        let off = vi.offset("uts_namespace.name").unwrap_or(0).max(0) as u64;
+        if vm.read_virt(sym.wrapping_add(off), &mut uts).is_ok() {
+            let mut u = Utsname::default();
+            for (i, f) in u.fields.iter_mut().enumerate() {
+                f.copy_from_slice(&uts[i * 65..(i + 1) * 65]);
+            }
+            info.utsname = u;
+        }
+    }
+    Ok(info)
+}
+
+/// The pfn ranges of `n` split files for these bitmaps (makedumpfile's rule).
+pub fn split_ranges(bm: &MemBitmaps, max: u64, page_size: u64, n: usize) -> Vec<(u64, u64)> {
+    let per_block = (SPLITBLOCK_BYTES / page_size.max(1)).max(1);
+    let blocks = max.div_ceil(per_block);
+    // Dumped pages per block; a last partial block counts as empty, as in makedumpfile.
+    let mut counts = vec![0u64; blocks as usize];
+    let mut buf = vec![0u8; (per_block / 8) as usize];
+    for (b, c) in counts.iter_mut().enumerate() {
+        let first = b as u64 * per_block;
+        if first + per_block > max {
+            break;
+        }
+        if bm.read_bytes(Bitmap::Dumped, first / 8, &mut buf).is_ok() {
+            *c = buf.iter().map(|x| x.count_ones() as u64).sum();
+        }
+    }
+    let total: u64 = {
+        let mut all = vec![0u8; max.div_ceil(8) as usize];
+        let _ = bm.read_bytes(Bitmap::Dumped, 0, &mut all);
+        let mut t: u64 = all.iter().map(|x| x.count_ones() as u64).sum();
+        // bits past max are not frames
+        if max % 8 != 0 {
+            if let Some(last) = all.last() {
+                t -= (last >> (max % 8)).count_ones() as u64;
+            }
+        }
+        t
+    };
+    let need = (total / n as u64) as i64;
+    let mut ranges = Vec::with_capacity(n);
+    let (mut end, mut cur) = (0u64, 0usize);
+    for _ in 0..n.saturating_sub(1) {
+        let start = end;
+        if start >= max {
+            ranges.push((max, max));
+            end = max;
+            continue;
+        }
+        let mut left = need;
+        while cur < counts.len() && left > 0 {
+            left -= counts[cur] as i64;
+            cur += 1;
+        }
+        end = (cur as u64 * per_block).min(max);
+        ranges.push((start, end));
+    }
+    ranges.push((end, max));
+    ranges
+}
+
+/// Filter `vmcore` and write it split over `outputs`.
+pub fn run(
+    vmcore: &Path,
+    outputs: &[String],
+    level: u8,
+    codec: Codec,
+    threads: usize,
+    force: bool,
+) -> Result<(), String> {
+    let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread)
+        .map_err(|e| format!("{}: {e}", vmcore.display()))?;
+    let mut filter = PageFilter::from_vmcore(
+        &vm,
+        FilterConfig::new(DumpLevel::new(level).map_err(|e| e.to_string())?),
+    )
+    .map_err(|e| e.to_string())?;
+    let max = filter.max_pfn();
+    let ps = vm.dump().page_size();
+    let mut bm = MemBitmaps::new(max, ps);
+    while let Some(w) = filter.next_window().map_err(|e| e.to_string())? {
+        for pfn in w.start_pfn..w.end_pfn.min(max) {
+            if w.is_present(pfn) {
+                bm.set_valid(pfn);
+            }
+            if w.is_dumped(pfn) {
+                bm.set_dumped(pfn);
+            }
+        }
+    }
+    if let Some(kd) = vm.kdump() {
+        for pfn in 0..max {
+            if !kd.file().bit(Bitmap::Dumped, pfn).unwrap_or(false) {
+                bm.clear_dumped(pfn);
+            }
+        }
+    }
+    let base = header_info(&vm, vmcore, max, level)?;
+    for (path, range) in outputs
+        .iter()
+        .zip(split_ranges(&bm, max, ps, outputs.len()))
+    {
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true);
+        if force {
+            o.create(true).truncate(true);
+        } else {
+            o.create_new(true);
+        }
+        let mut f = o
+            .open(path)
+            .map_err(|e| format!("cannot create {path}: {e}"))?;
+        let mut info = base.clone();
+        info.split = Some(range);
+        let stats = write_kdump(
+            &mut f,
+            &info,
+            &bm,
+            |pfn, buf| {
+                vm.dump()
+                    .read_phys(pfn * buf.len() as u64, buf)
+                    .map_err(std::io::Error::other)
+            },
+            &WriteOptions {
+                codec,
+                threads,
+                ..WriteOptions::default()
+            },
+        )
+        .map_err(|e| format!("writing {path}: {e}"))?;
+        f.set_len(stats.file_size).map_err(|e| e.to_string())?;
+        f.sync_all().ok();
+    }
+    Ok(())
+}
