@@ -742,7 +742,9 @@ where
         )));
     }
     let (start, end) = info.split.unwrap_or((0, info.max_mapnr));
-    let num = count_dumped(bitmaps, start, end)?;
+    // A split file reserves descriptors for every dumped page of the whole dump (as
+    // makedumpfile does) and fills those of its own range from index 0.
+    let num = count_dumped(bitmaps, 0, info.max_mapnr)?;
     let layout = Layout::new(info, opts.codec, num)?;
     write_head(sink, &layout, info, bitmaps)?;
     let ps = info.page_size as usize;
