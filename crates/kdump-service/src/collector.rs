@@ -133,8 +133,14 @@ impl Sink for NullSink {
     }
 }
 
-/// The header fields of the crashed system.
-fn dump_info(vm: &vmcore::Vmcore, max_mapnr: u64, level: u8) -> Result<DumpInfo, CollectorError> {
+/// The kdump-compressed header fields of the crashed system in `vm`, for a dump of
+/// `max_mapnr` frames at dump level `level`: notes, VMCOREINFO, CPU count, crash time,
+/// phys_base and utsname from an ELF input; a kdump-compressed input's fields carried over.
+pub fn dump_info(
+    vm: &vmcore::Vmcore,
+    max_mapnr: u64,
+    level: u8,
+) -> Result<DumpInfo, CollectorError> {
     let mut info = DumpInfo {
         max_mapnr,
         dump_level: level as i32,
@@ -185,8 +191,13 @@ fn dump_info(vm: &vmcore::Vmcore, max_mapnr: u64, level: u8) -> Result<DumpInfo,
     Ok(info)
 }
 
-/// Run the filter and collect both bitmaps.
-fn classify(vm: &vmcore::Vmcore, level: u8) -> Result<(MemBitmaps, Stats, u64), CollectorError> {
+/// Run the page filter at dump level `level` over `vm` and collect both bitmaps (valid and
+/// dumped), with the filter's page counts and the number of frames (max_mapnr). From a
+/// kdump-compressed input, pages it already excluded stay excluded.
+pub fn classify(
+    vm: &vmcore::Vmcore,
+    level: u8,
+) -> Result<(MemBitmaps, Stats, u64), CollectorError> {
     let mut filter = PageFilter::from_vmcore(vm, FilterConfig::new(DumpLevel::new(level)?))?;
     let max = filter.max_pfn();
     let ps = vm.dump().page_size();
@@ -213,7 +224,9 @@ fn classify(vm: &vmcore::Vmcore, level: u8) -> Result<(MemBitmaps, Stats, u64), 
     Ok((bm, *filter.stats(), max))
 }
 
-fn open_output(path: &Path, force: bool) -> Result<std::fs::File, CollectorError> {
+/// Create the dump file `path` for reading and writing: refused when it exists, unless
+/// `force` (then it is truncated). The error names the file (and says to use `-f`).
+pub fn open_output(path: &Path, force: bool) -> Result<std::fs::File, CollectorError> {
     let mut o = std::fs::OpenOptions::new();
     o.write(true).read(true);
     if force {

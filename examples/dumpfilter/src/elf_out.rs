@@ -6,6 +6,7 @@ use kdump_compressed::elf;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::source::{FileSource, ReadAt};
 use kdump_compressed::write::{LimitedSink, MemBitmaps, Sink};
+use kdump_service::collector;
 use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
 use std::io;
 use std::path::Path;
@@ -78,20 +79,7 @@ pub fn run(
     let read = |off: u64, buf: &mut [u8]| src.read_exact_at(off, buf);
     let size = match out {
         Some(p) => {
-            let mut o = std::fs::OpenOptions::new();
-            o.write(true);
-            if force {
-                o.create(true).truncate(true);
-            } else {
-                o.create_new(true);
-            }
-            let mut f = o.open(p).map_err(|e| {
-                if e.kind() == io::ErrorKind::AlreadyExists {
-                    format!("{} already exists (use -f to overwrite it)", p.display())
-                } else {
-                    format!("cannot create {}: {e}", p.display())
-                }
-            })?;
+            let mut f = collector::open_output(p, force).map_err(|e| e.message)?;
             let mut sink = LimitedSink::new(&mut f, size_limit.unwrap_or(u64::MAX));
             let n = elf::write_elf(&mut sink, &ehdr, &note, &notes, &loads, read)
                 .map_err(|e| format!("writing the ELF dump: {e}"))?;

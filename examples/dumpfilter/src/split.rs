@@ -3,58 +3,14 @@
 //! blocks until it holds its share of the dumped pages).
 
 use kdump_compressed::codec::Codec;
-use kdump_compressed::elf;
-use kdump_compressed::format::Utsname;
 use kdump_compressed::read::Bitmap;
-use kdump_compressed::source::FileSource;
-use kdump_compressed::write::{write_kdump, Bitmaps, DumpInfo, MemBitmaps, WriteOptions};
-use page_filter::{DumpLevel, FilterConfig, PageFilter};
+use kdump_compressed::write::{write_kdump, Bitmaps, MemBitmaps, WriteOptions};
+use kdump_service::collector;
 use std::path::Path;
 use vmcore::PhysMemory;
 
 /// makedumpfile's default split block: 1 GiB.
 const SPLITBLOCK_BYTES: u64 = 1 << 30;
-
-fn header_info(vm: &vmcore::Vmcore, path: &Path, max: u64, level: u8) -> Result<DumpInfo, String> {
-    if let Some(kd) = vm.kdump() {
-        let mut i = DumpInfo::from_dump(kd.file()).map_err(|e| e.to_string())?;
-        i.max_mapnr = max;
-        i.dump_level = level as i32;
-        return Ok(i);
-    }
-    let vi = vm.require_vmcoreinfo().map_err(|e| e.to_string())?;
-    let src = FileSource::open(path).map_err(|e| e.to_string())?;
-    let phdrs = elf::program_headers(&src).map_err(|e| e.to_string())?;
-    let notes = elf::note_blob(&src, &phdrs).map_err(|e| e.to_string())?;
-    let mut info = DumpInfo {
-        max_mapnr: max,
-        dump_level: level as i32,
-        page_size: vm.dump().page_size() as u32,
-        vmcoreinfo: elf::find_vmcoreinfo(&notes),
-        nr_cpus: elf::count_prstatus(&notes) as i32,
-        timestamp: (
-            vi.get("CRASHTIME")
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0),
-            0,
-        ),
-        phys_base: vi.number("phys_base").unwrap_or(0) as u64,
-        notes,
-        ..DumpInfo::default()
-    };
-    let mut uts = [0u8; 6 * 65];
-    if let Some(sym) = vi.symbol("init_uts_ns") {
-        let off = vi.offset("uts_namespace.name").unwrap_or(0).max(0) as u64;
-        if vm.read_virt(sym.wrapping_add(off), &mut uts).is_ok() {
-            let mut u = Utsname::default();
-            for (i, f) in u.fields.iter_mut().enumerate() {
-                f.copy_from_slice(&uts[i * 65..(i + 1) * 65]);
-            }
-            info.utsname = u;
-        }
-    }
-    Ok(info)
-}
 
 /// The pfn ranges of `n` split files for these bitmaps (makedumpfile's rule).
 pub fn split_ranges(bm: &MemBitmaps, max: u64, page_size: u64, n: usize) -> Vec<(u64, u64)> {
@@ -117,32 +73,9 @@ pub fn run(
 ) -> Result<(), String> {
     let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread)
         .map_err(|e| format!("{}: {e}", vmcore.display()))?;
-    let mut filter = PageFilter::from_vmcore(
-        &vm,
-        FilterConfig::new(DumpLevel::new(level).map_err(|e| e.to_string())?),
-    )
-    .map_err(|e| e.to_string())?;
-    let max = filter.max_pfn();
+    let (bm, _, max) = collector::classify(&vm, level).map_err(|e| e.to_string())?;
     let ps = vm.dump().page_size();
-    let mut bm = MemBitmaps::new(max, ps);
-    while let Some(w) = filter.next_window().map_err(|e| e.to_string())? {
-        for pfn in w.start_pfn..w.end_pfn.min(max) {
-            if w.is_present(pfn) {
-                bm.set_valid(pfn);
-            }
-            if w.is_dumped(pfn) {
-                bm.set_dumped(pfn);
-            }
-        }
-    }
-    if let Some(kd) = vm.kdump() {
-        for pfn in 0..max {
-            if !kd.file().bit(Bitmap::Dumped, pfn).unwrap_or(false) {
-                bm.clear_dumped(pfn);
-            }
-        }
-    }
-    let base = header_info(&vm, vmcore, max, level)?;
+    let base = collector::dump_info(&vm, max, level).map_err(|e| e.to_string())?;
     for (path, range) in outputs
         .iter()
         .zip(split_ranges(&bm, max, ps, outputs.len()))
