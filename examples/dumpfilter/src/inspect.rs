@@ -38,7 +38,8 @@ pub fn vtop(vaddr: u64, vmcore: &Path, w: &mut impl Write) -> Result<u64, vmcore
     vmcore::info::write_vtop(&vm, vaddr, w)
 }
 
-/// Print the dump header, the LOAD table and VMCOREINFO of `vmcore`.
+/// Print the dump header, the LOAD table and VMCOREINFO of `vmcore` (main.rs: with `-D`,
+/// before a dump).
 pub fn print_info(vmcore: &Path, w: &mut impl Write) -> Result<(), vmcore::Error> {
     let vm = vmcore::Vmcore::open(vmcore)?;
     vmcore::info::write_info(&vm, w)

@@ -74,6 +74,12 @@ fn run(opts: &Options) -> Result<(), String> {
             Ok(())
         }
         Mode::Dump { vmcore, dumpfile } => {
+            if level & 8 != 0 {
+                // -D: the input's header, LOAD table and VMCOREINFO before dumping, on stderr
+                // (stdout may carry the flattened dump).
+                inspect::print_info(Path::new(vmcore), &mut std::io::stderr().lock())
+                    .map_err(|e| e.to_string())?;
+            }
             if opts.elf {
                 if dumpfile.is_none() {
                     return Err("ELF output to stdout (-E with -F) is not supported".into());

@@ -2,7 +2,8 @@
 //! reason when there is none): `-d 31` byte-identical, refiltering a `-d 0` dump to `-d 31`
 //! byte-identical, `-E -d 31` byte-identical, `--split` byte-identical, `--reassemble` of makedumpfile's `--split` files
 //! identical to makedumpfile's `--reassemble`, `-F` then `-R` identical, our `-l` output refiltered by makedumpfile
-//! identical; refusals (existing output, unimplemented -E) exit 1 with a message.
+//! identical; `-D` prints the dump report; refusals (existing output, unimplemented -E) exit 1
+//! with a message.
 
 #[path = "../../../crates/kdump-compressed/tests/common/mod.rs"]
 mod common;
@@ -227,4 +228,36 @@ fn refusals_exit_1_with_a_message() {
 
     let o = dumpfilter().arg("-h").output().unwrap();
     assert!(o.status.success());
+}
+
+#[test]
+fn debug_prints_the_dump_report_before_dumping() {
+    let fxs: Vec<_> = fixtures_or_skip("dumpfilter -D report")
+        .into_iter()
+        .filter(|f| f.series == "6.1")
+        .collect();
+    if fxs.is_empty() {
+        eprintln!("SKIP dumpfilter -D report: no 6.1 fixture");
+    }
+    for fx in fxs {
+        let dir = scratch(&format!("cli-debug-{}", fx.name));
+        let out = fresh(&dir, "dry.kdump");
+        let o = dumpfilter()
+            .args(["-D", "-d", "31", "--dry-run"])
+            .arg(&fx.vmcore)
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "dumpfilter -D failed: {err}");
+        assert!(err.contains("LOAD[ 0] "), "no LOAD table in: {err}");
+        // The 6.1 guests ran with 4- or 5-level paging (manifest: paging_levels).
+        assert!(
+            err.lines()
+                .any(|l| l == "paging       : 4-level" || l == "paging       : 5-level"),
+            "no paging line in: {err}"
+        );
+        assert!(err.contains("VMCOREINFO   :"), "no VMCOREINFO in: {err}");
+        assert!(!out.exists(), "--dry-run wrote {}", out.display());
+    }
 }
