@@ -15,6 +15,7 @@ use std::time::Duration;
 
 mod kdump;
 mod kexec;
+mod reserve;
 
 /// One VM test.
 pub struct VmTest {
@@ -97,6 +98,16 @@ pub const TESTS: &[VmTest] = &[
         name: "kdump-e2e-debian-6.1",
         about: "timing reference: Debian kexec -p + makedumpfile -l -d 31 to ext4 in the same guest (6.1)",
         run: || kdump::e2e_debian(Series::V6_1),
+    },
+    VmTest {
+        name: "reserve-service-6.1",
+        about: "crashkernel=192M: kdump status sees the reservation; the SysV service loads and unloads (6.1)",
+        run: || reserve::reserve_service(Series::V6_1),
+    },
+    VmTest {
+        name: "reserve-service-6.12",
+        about: "crashkernel=192M: kdump status sees the reservation; the SysV service loads and unloads (6.12)",
+        run: || reserve::reserve_service(Series::V6_12),
     },
 ];
 
