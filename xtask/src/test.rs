@@ -103,7 +103,7 @@ pub fn test(opts: Opts) -> Result<()> {
                 Command::new("cargo")
                     .current_dir(workspace_root())
                     .env("KDUMP_RS_FIXTURES", &fixtures_env)
-                    .args(["test", "--workspace"]),
+                    .args(["test", "--workspace", "--no-fail-fast"]),
             )
             .map(|_| String::new())
         });
