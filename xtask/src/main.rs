@@ -29,7 +29,7 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   test [--quick] [--fuzz SECONDS] [--vm FILTER]
                                  fmt, clippy, cargo test, VM tests (not with --quick), fuzz smoke
   demo                           kdump cycle in a 6.1 guest: crash, capture, filter, page table
-  bench                          (stub) benchmarks on the fixtures
+  bench                          dumpfilter vs makedumpfile on the 6.1 fixture
   fuzz [TARGET] [--seconds N]    cargo fuzz run each target (default 60 s)";
 
 fn flag(args: &mut Vec<String>, name: &str) -> bool {
