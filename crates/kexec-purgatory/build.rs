@@ -19,6 +19,7 @@ fn main() {
     for f in [
         "purgatory/purgatory.rs",
         "purgatory/vsha256.rs",
+        "purgatory/sha256_k.rs",
         "src/params.rs",
     ] {
         println!("cargo:rerun-if-changed={f}");
