@@ -148,7 +148,15 @@ pub enum Error {
 /// A small synthetic bzImage for documentation examples (1 setup sector, 64 KiB init_size).
 #[doc(hidden)]
 pub fn doc_kernel() -> Vec<u8> {
-    let mut v = vec![0u8; 1024 + 4096];
+    synthetic_bzimage(4096, 0x1_0000)
+}
+
+/// A crafted bzImage for examples and tests: 1 setup sector, boot protocol 2.15, 64-bit entry,
+/// relocatable, 2 MiB alignment, preferred address 16 MiB, then `payload_len` zero bytes of
+/// payload; `init_size` as given.
+#[doc(hidden)]
+pub fn synthetic_bzimage(payload_len: usize, init_size: u32) -> Vec<u8> {
+    let mut v = vec![0u8; 1024 + payload_len];
     v[0x1f1] = 1;
     v[0x1fe] = 0x55;
     v[0x1ff] = 0xaa;
@@ -161,6 +169,6 @@ pub fn doc_kernel() -> Vec<u8> {
     v[0x236] = 3;
     v[0x238..0x23c].copy_from_slice(&2047u32.to_le_bytes());
     v[0x258..0x260].copy_from_slice(&0x100_0000u64.to_le_bytes());
-    v[0x260..0x264].copy_from_slice(&0x1_0000u32.to_le_bytes());
+    v[0x260..0x264].copy_from_slice(&init_size.to_le_bytes());
     v
 }

@@ -46,21 +46,8 @@ fn sysroot(name: &str) -> std::path::PathBuf {
 }
 
 fn kernel(root: &Path) -> std::path::PathBuf {
-    // A crafted bzImage: 1 setup sector, protocol 2.15, 64-bit entry, relocatable.
-    let mut v = vec![0u8; 1024 + 8192];
-    v[0x1f1] = 1;
-    v[0x1fe] = 0x55;
-    v[0x1ff] = 0xaa;
-    v[0x201] = 0x6a;
-    v[0x202..0x206].copy_from_slice(b"HdrS");
-    v[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
-    v[0x22c..0x230].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
-    v[0x230..0x234].copy_from_slice(&0x20_0000u32.to_le_bytes());
-    v[0x234] = 1;
-    v[0x236] = 3;
-    v[0x238..0x23c].copy_from_slice(&2047u32.to_le_bytes());
-    v[0x258..0x260].copy_from_slice(&0x100_0000u64.to_le_bytes());
-    v[0x260..0x264].copy_from_slice(&0x10_0000u32.to_le_bytes());
+    // 1 setup sector, protocol 2.15, 64-bit entry, relocatable; 1 MiB init_size.
+    let v = kexec_image::synthetic_bzimage(8192, 0x10_0000);
     let p = root.join("bzImage");
     std::fs::write(&p, v).unwrap();
     p
