@@ -116,12 +116,27 @@ pub const TESTS: &[VmTest] = &[
 pub fn run_scenario(spec: GuestSpec, timeout: Duration) -> Result<Guest> {
     let scenario = spec.scenario.clone();
     let mut g = Guest::boot(spec)?;
+    finish(&mut g, &scenario, timeout, Duration::from_secs(30))?;
+    Ok(g)
+}
+
+/// Wait up to `timeout` for `KDUMPRS-DONE scenario=<scenario>`, fail (with the serial log)
+/// unless it reports rc=0, then wait up to `exit` for QEMU to exit.
+pub fn finish(g: &mut Guest, scenario: &str, timeout: Duration, exit: Duration) -> Result<()> {
     let done = g.wait_for(&format!("KDUMPRS-DONE scenario={scenario} "), timeout)?;
     if !done.contains(" rc=0 ") {
         return Err(g.fail(format!("scenario {scenario} failed: {done}")));
     }
-    g.wait_exit(Duration::from_secs(30))?;
-    Ok(g)
+    g.wait_exit(exit)?;
+    Ok(())
+}
+
+/// Fail (with the serial log) unless the guest reported `KDUMPRS-RESULT key=want`.
+pub fn expect(g: &Guest, key: &str, want: &str) -> Result<()> {
+    match g.results().get(key) {
+        Some(v) if v == want => Ok(()),
+        other => Err(g.fail(format!("expected {key}={want}, got {other:?}"))),
+    }
 }
 
 fn hello(series: Series) -> Result<()> {

@@ -6,6 +6,7 @@
 //! back without mounting (debugfs); pages are compared with crates/kdump-service's
 //! `dump-diff` example.
 
+use super::expect;
 use crate::initramfs;
 use crate::kernel::{Kernel, Series};
 use crate::qemu::{Disk, Guest, GuestSpec};
@@ -182,24 +183,13 @@ fn run(series: Series, mode: &str) -> Result<(Guest, Disks, f64)> {
     let crash = Instant::now();
     g.wait_for("KDUMPRS-SAVED", Duration::from_secs(900))?;
     let saved = crash.elapsed().as_secs_f64();
-    let done = g.wait_for(
-        "KDUMPRS-DONE scenario=kdump-e2e-capture ",
+    super::finish(
+        &mut g,
+        "kdump-e2e-capture",
         Duration::from_secs(900),
+        Duration::from_secs(60),
     )?;
-    ensure!(
-        done.contains(" rc=0 "),
-        "{}",
-        g.fail(format!("capture scenario failed: {done}"))
-    );
-    g.wait_exit(Duration::from_secs(60))?;
     Ok((g, disks, saved))
-}
-
-fn expect(g: &Guest, key: &str, want: &str) -> Result<()> {
-    match g.results().get(key) {
-        Some(v) if v == want => Ok(()),
-        other => Err(g.fail(format!("expected {key}={want}, got {other:?}"))),
-    }
 }
 
 /// `kdump load` in the first kernel, `kdump save` to ext4 LABEL=, raw and ext3 /dev/vdc1 in the

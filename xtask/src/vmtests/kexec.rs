@@ -2,6 +2,7 @@
 //! a purgatory with a corrupted digest must not boot, and a panic kernel loaded by us must
 //! capture a /proc/vmcore that makedumpfile can filter. Scenarios: xtask/guest/scenarios/kexec-*.sh.
 
+use super::expect;
 use crate::initramfs;
 use crate::kernel::{Kernel, Series};
 use crate::qemu::{Guest, GuestSpec};
@@ -18,13 +19,6 @@ fn spec(series: Series, name: &str, scenario: &str, append: String) -> Result<Gu
         ..Default::default()
     };
     Ok(spec)
-}
-
-fn expect(g: &Guest, key: &str, want: &str) -> Result<()> {
-    match g.results().get(key) {
-        Some(v) if v == want => Ok(()),
-        other => Err(g.fail(format!("expected {key}={want}, got {other:?}"))),
-    }
 }
 
 /// Seconds until the serial log holds `n` "Linux version" lines (the n-th kernel's first line).
@@ -52,16 +46,12 @@ pub fn load_exec(series: Series, syscall: char) -> Result<()> {
     g.wait_for("KDUMPRS-KEXEC-EXEC", Duration::from_secs(300))?;
     let secs = wait_banner(&mut g, 2, Duration::from_secs(300))?
         .ok_or_else(|| g.fail("the second kernel never printed its banner"))?;
-    let done = g.wait_for(
-        "KDUMPRS-DONE scenario=kexec-second ",
+    super::finish(
+        &mut g,
+        "kexec-second",
         Duration::from_secs(300),
+        Duration::from_secs(30),
     )?;
-    ensure!(
-        done.contains(" rc=0 "),
-        "{}",
-        g.fail(format!("second kernel scenario failed: {done}"))
-    );
-    g.wait_exit(Duration::from_secs(30))?;
     for (k, v) in [
         ("first_load_rc", "0"),
         ("loaded_after_load", "1"),
@@ -124,16 +114,12 @@ pub fn panic_capture(series: Series, syscall: char) -> Result<()> {
     let crash = Instant::now();
     g.wait_for("KDUMPRS-CAPTURE", Duration::from_secs(300))?;
     let capture_s = crash.elapsed().as_secs_f64();
-    let done = g.wait_for(
-        "KDUMPRS-DONE scenario=kexec-capture ",
+    super::finish(
+        &mut g,
+        "kexec-capture",
         Duration::from_secs(900),
+        Duration::from_secs(60),
     )?;
-    ensure!(
-        done.contains(" rc=0 "),
-        "{}",
-        g.fail(format!("capture scenario failed: {done}"))
-    );
-    g.wait_exit(Duration::from_secs(60))?;
     expect(&g, "panic_load_rc", "0")?;
     expect(&g, "crash_loaded", "1")?;
     expect(&g, "mdf_rc", "0")?;

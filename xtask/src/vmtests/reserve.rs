@@ -3,7 +3,7 @@
 //! written by `kdump install-service --sysv` loads the panic kernel on start and unloads it on
 //! stop. Scenario: xtask/guest/scenarios/reserve-service.sh.
 
-use super::run_scenario;
+use super::{expect, run_scenario};
 use crate::initramfs;
 use crate::kernel::{Kernel, Series};
 use crate::qemu::GuestSpec;
@@ -37,12 +37,8 @@ pub fn reserve_service(series: Series) -> Result<()> {
         ("service_stop_rc", "0"),
         ("loaded_after_stop", "0"),
     ];
-    let results = g.results();
     for (key, value) in want {
-        match results.get(key) {
-            Some(v) if v == value => {}
-            other => return Err(g.fail(format!("expected {key}={value}, got {other:?}"))),
-        }
+        expect(&g, key, value)?;
     }
     Ok(())
 }
