@@ -2,9 +2,9 @@
 //!
 //! Two phases: [`Layout::new`] reserves every region (header, sub-header with the note blob,
 //! bitmaps, page descriptors, page data) from the dump's description and the number of
-//! dumped pages; [`write_kdump`] then fills it. Pages are compressed by N worker threads,
-//! each owning its [`PageCompressor`]; the calling thread reads input pages and writes
-//! results strictly in pfn order, so the bytes written do not depend on N. The number of
+//! dumped pages; [`write_kdump`] then fills it. Pages are read and compressed by N worker
+//! threads, each owning its [`PageCompressor`] and buffers; the calling thread writes results
+//! strictly in pfn order, so the bytes written do not depend on N. The number of
 //! batches in flight is bounded, so memory does not grow with the dump.
 //!
 //! On a write error (ENOSPC, EIO, a size limit) the header is rewritten with the INCOMPLETE
@@ -327,15 +327,32 @@ impl DumpInfo {
     }
 }
 
+/// A progress callback: `(frames done, frames to do)`, called on the writing thread after
+/// each batch.
+pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
 /// Options for [`write_kdump`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WriteOptions {
     /// Page compression.
     pub codec: Codec,
-    /// Compression threads (0 or 1: compress on the calling thread).
+    /// Worker threads that read and compress (0 or 1: all on the calling thread).
     pub threads: usize,
     /// Pages per batch handed to a worker.
     pub batch_pages: usize,
+    /// Called after each batch is written.
+    pub progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for WriteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteOptions")
+            .field("codec", &self.codec)
+            .field("threads", &self.threads)
+            .field("batch_pages", &self.batch_pages)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl Default for WriteOptions {
@@ -344,6 +361,7 @@ impl Default for WriteOptions {
             codec: Codec::None,
             threads: 1,
             batch_pages: 64,
+            progress: None,
         }
     }
 }
@@ -361,7 +379,7 @@ pub struct WriteStats {
     pub data_bytes: u64,
     /// Total file size.
     pub file_size: u64,
-    /// Pages the input could not read (stored as zero-filled pages), with the first error.
+    /// Frames the input could not read: left out of the dump (bit cleared in bitmap 2).
     pub read_errors: u64,
     /// The first read error's message.
     pub first_read_error: Option<String>,
@@ -513,25 +531,80 @@ fn for_each_set(
     Ok(())
 }
 
-/// One batch of pages on its way through a worker.
-struct Job {
-    seq: u64,
-    pages: Vec<u8>,
-    count: usize,
+/// Where [`write_kdump`] gets page contents. It is called from the worker threads, so it must
+/// be `Sync`. [`write_kdump`] takes a closure that fills one page instead.
+pub trait PageSource: Sync {
+    /// Fill `buf` (one page) with the contents of frame `pfn`.
+    fn read_page(&self, pfn: u64, buf: &mut [u8]) -> io::Result<()>;
+
+    /// Fill `buf` with `buf.len() / page_size` consecutive frames starting at `pfn`. The
+    /// default reads page by page; a file-backed source overrides it with one read. When this
+    /// fails, the writer retries page by page to find the frames that cannot be read.
+    fn read_pages(&self, pfn: u64, page_size: usize, buf: &mut [u8]) -> io::Result<()> {
+        for (i, page) in buf.chunks_exact_mut(page_size).enumerate() {
+            self.read_page(pfn + i as u64, page)?;
+        }
+        Ok(())
+    }
 }
 
-/// Per-page result: size and flags of the stored data, or zero page.
+/// A [`PageSource`] made of a closure that fills one page.
+struct FnSource<F>(F);
+
+impl<F> PageSource for FnSource<F>
+where
+    F: Fn(u64, &mut [u8]) -> io::Result<()> + Sync,
+{
+    fn read_page(&self, pfn: u64, buf: &mut [u8]) -> io::Result<()> {
+        (self.0)(pfn, buf)
+    }
+}
+
+/// One batch of dumped frames on its way through a worker: runs of consecutive pfns, and the
+/// buffers the worker fills (recycled, so the steady state allocates nothing).
+struct Job {
+    seq: u64,
+    runs: Vec<(u64, u32)>,
+    count: usize,
+    entries: Vec<Stored>,
+    data: Vec<u8>,
+}
+
+impl Job {
+    fn new(batch: usize) -> Self {
+        Job {
+            seq: 0,
+            runs: Vec::with_capacity(batch),
+            count: 0,
+            entries: Vec::with_capacity(batch),
+            data: Vec::new(),
+        }
+    }
+
+    /// Add `pfn`; true when the batch is full.
+    fn push(&mut self, pfn: u64, batch: usize) -> bool {
+        match self.runs.last_mut() {
+            Some((start, n)) if *start + u64::from(*n) == pfn => *n += 1,
+            _ => self.runs.push((pfn, 1)),
+        }
+        self.count += 1;
+        self.count >= batch
+    }
+}
+
+/// Per-page result: size and flags of the stored data, the shared zero page, or a frame the
+/// input could not read (left out of the dump).
 #[derive(Clone, Copy)]
 enum Stored {
     Zero,
     Data { size: u32, flags: u32 },
+    Missing { pfn: u64 },
 }
 
+/// A compressed batch: one entry per frame in pfn order, their data back to back.
 struct Done {
-    seq: u64,
-    entries: Vec<Stored>,
-    data: Vec<u8>,
-    pages: Vec<u8>,
+    job: Job,
+    first_error: Option<String>,
 }
 
 fn is_zero(page: &[u8]) -> bool {
@@ -539,33 +612,86 @@ fn is_zero(page: &[u8]) -> bool {
         .all(|c| c.iter().fold(0u8, |a, &b| a | b) == 0)
 }
 
-fn compress_job(
-    c: &mut PageCompressor,
-    job: Job,
-    page_size: usize,
+/// A worker's own state: its compressor and page buffer.
+struct Worker {
+    c: PageCompressor,
+    pages: Vec<u8>,
+    ok: Vec<bool>,
+    ps: usize,
     zero: bool,
-    mut data: Vec<u8>,
-) -> Result<Done, WriteError> {
-    data.clear();
-    let mut entries = Vec::with_capacity(job.count);
-    for page in job.pages.chunks_exact(page_size).take(job.count) {
-        if zero && is_zero(page) {
-            entries.push(Stored::Zero);
-            continue;
-        }
-        let (bytes, flags) = c.compress(page)?;
-        entries.push(Stored::Data {
-            size: bytes.len() as u32,
-            flags,
-        });
-        data.extend_from_slice(bytes);
+}
+
+impl Worker {
+    fn new(codec: Codec, ps: usize, batch: usize, zero: bool) -> Result<Self, WriteError> {
+        Ok(Worker {
+            c: PageCompressor::new(codec)?,
+            pages: vec![0u8; batch * ps],
+            ok: vec![true; batch],
+            ps,
+            zero,
+        })
     }
-    Ok(Done {
-        seq: job.seq,
-        entries,
-        data,
-        pages: job.pages,
-    })
+
+    /// Read the job's frames (one read per run; page by page only after a failure) and
+    /// compress them.
+    fn process<R: PageSource + ?Sized>(&mut self, mut job: Job, src: &R) -> Done {
+        let ps = self.ps;
+        let mut first_error = None;
+        let mut at = 0usize;
+        for &(start, n) in &job.runs {
+            let n = n as usize;
+            let buf = &mut self.pages[at * ps..(at + n) * ps];
+            let ok = &mut self.ok[at..at + n];
+            ok.fill(true);
+            if src.read_pages(start, ps, buf).is_err() {
+                for (i, page) in buf.chunks_exact_mut(ps).enumerate() {
+                    if let Err(e) = src.read_page(start + i as u64, page) {
+                        ok[i] = false;
+                        if first_error.is_none() {
+                            first_error = Some(format!("pfn {:#x}: {e}", start + i as u64));
+                        }
+                    }
+                }
+            }
+            at += n;
+        }
+        job.entries.clear();
+        job.data.clear();
+        let mut idx = 0usize;
+        for &(start, n) in &job.runs {
+            for pfn in start..start + u64::from(n) {
+                let page = &self.pages[idx * ps..(idx + 1) * ps];
+                let ok = self.ok[idx];
+                idx += 1;
+                if !ok {
+                    job.entries.push(Stored::Missing { pfn });
+                    continue;
+                }
+                if self.zero && is_zero(page) {
+                    job.entries.push(Stored::Zero);
+                    continue;
+                }
+                match self.c.compress(page) {
+                    Ok((bytes, flags)) => {
+                        job.entries.push(Stored::Data {
+                            size: bytes.len() as u32,
+                            flags,
+                        });
+                        job.data.extend_from_slice(bytes);
+                    }
+                    Err(_) => {
+                        // A compressor that fails on a page: store the page as it is.
+                        job.entries.push(Stored::Data {
+                            size: page.len() as u32,
+                            flags: 0,
+                        });
+                        job.data.extend_from_slice(page);
+                    }
+                }
+            }
+        }
+        Done { job, first_error }
+    }
 }
 
 /// The output side: buffers data and descriptors, writes data before the descriptors that
@@ -573,12 +699,16 @@ fn compress_job(
 struct Out<'a, K: Sink> {
     sink: &'a mut K,
     layout: &'a Layout,
+    bitmaps: &'a dyn Bitmaps,
     data_buf: Vec<u8>,
     data_at: u64,
     desc_buf: Vec<u8>,
     desc_idx: u64,
     next_desc: u64,
-    pages_written: u64,
+    /// The bitmap 2 byte being corrected for unreadable frames, its new value, and whether
+    /// that value still has to be written.
+    fix: Option<(u64, u8, bool)>,
+    first_error: Option<String>,
     stats: WriteStats,
 }
 
@@ -587,6 +717,7 @@ const DATA_BUF: usize = 1 << 20;
 impl<K: Sink> Out<'_, K> {
     fn add(&mut self, e: Stored, data: &[u8]) -> Result<(), WriteError> {
         let pd = match e {
+            Stored::Missing { pfn } => return self.skip(pfn),
             Stored::Zero => {
                 self.stats.zero_pages += 1;
                 PageDesc {
@@ -620,6 +751,39 @@ impl<K: Sink> Out<'_, K> {
         Ok(())
     }
 
+    /// Leave an unreadable frame out: no descriptor, and its bit cleared in bitmap 2, so the
+    /// descriptors of the following frames keep their rank and readers see it as excluded.
+    fn skip(&mut self, pfn: u64) -> Result<(), WriteError> {
+        let byte = pfn / 8;
+        if !matches!(self.fix, Some((b, _, _)) if b == byte) {
+            self.write_fix()?;
+            let mut v = [0u8];
+            self.bitmaps
+                .read_bytes(Bitmap::Dumped, byte, &mut v)
+                .map_err(|source| WriteError::Bitmap {
+                    which: Bitmap::Dumped,
+                    offset: byte,
+                    source,
+                })?;
+            self.fix = Some((byte, v[0], false));
+        }
+        if let Some((_, v, dirty)) = self.fix.as_mut() {
+            *v &= !(1u8 << (pfn % 8));
+            *dirty = true;
+        }
+        self.stats.read_errors += 1;
+        Ok(())
+    }
+
+    fn write_fix(&mut self) -> Result<(), WriteError> {
+        if let Some((byte, v, true)) = self.fix {
+            let at = self.layout.bitmap_off + self.layout.bitmap_len + byte;
+            self.sink.write_at(at, &[v]).map_err(|e| self.fail(at, e))?;
+            self.fix = Some((byte, v, false));
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) -> Result<(), WriteError> {
         if !self.data_buf.is_empty() {
             let at = self.data_at;
@@ -637,7 +801,26 @@ impl<K: Sink> Out<'_, K> {
             self.desc_idx = self.next_desc;
             self.desc_buf.clear();
         }
-        self.pages_written = self.desc_idx;
+        self.write_fix()
+    }
+
+    /// Write one finished batch (entries in pfn order).
+    fn write_done(&mut self, d: &Done) -> Result<(), WriteError> {
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&d.first_error);
+        }
+        let mut at = 0usize;
+        for e in &d.job.entries {
+            match *e {
+                Stored::Data { size, .. } => {
+                    let end = at + size as usize;
+                    let data = d.job.data.get(at..end).unwrap_or(&[]);
+                    at = end;
+                    self.add(*e, data)?;
+                }
+                _ => self.add(*e, &[])?,
+            }
+        }
         Ok(())
     }
 
@@ -717,22 +900,41 @@ fn mask_tail(buf: &mut [u8], off: u64, max_mapnr: u64) {
     }
 }
 
-/// Write a whole kdump-compressed file: header, sub-header, notes, bitmaps, then every page
-/// set in bitmap 2 (within `info.split`, if any), read with `read_page(pfn, buf)`.
-///
-/// A page that `read_page` cannot read is stored zero-filled and counted in
-/// [`WriteStats::read_errors`]. A write error marks the dump INCOMPLETE and returns
-/// [`WriteError::Incomplete`].
+/// Write a whole kdump-compressed file, reading each page with `read_page(pfn, page)`:
+/// [`write_kdump_from`] with a closure as the source.
 pub fn write_kdump<K, F>(
     sink: &mut K,
     info: &DumpInfo,
     bitmaps: &dyn Bitmaps,
-    mut read_page: F,
+    read_page: F,
     opts: &WriteOptions,
 ) -> Result<WriteStats, WriteError>
 where
     K: Sink,
-    F: FnMut(u64, &mut [u8]) -> io::Result<()>,
+    F: Fn(u64, &mut [u8]) -> io::Result<()> + Sync,
+{
+    write_kdump_from(sink, info, bitmaps, FnSource(read_page), opts)
+}
+
+/// Write a whole kdump-compressed file: header, sub-header, notes, bitmaps, then every page
+/// set in bitmap 2 (within `info.split`, if any), read from `src`.
+///
+/// Worker threads read and compress batches of frames (consecutive frames with one
+/// [`PageSource::read_pages`] call); the calling thread writes the results in pfn order. A
+/// frame that `src` cannot read is left out of the dump: its bit is cleared in bitmap 2 and
+/// it gets no descriptor, so readers see it as excluded. Such frames are counted in
+/// [`WriteStats::read_errors`]. A write error marks the dump INCOMPLETE and returns
+/// [`WriteError::Incomplete`].
+pub fn write_kdump_from<K, R>(
+    sink: &mut K,
+    info: &DumpInfo,
+    bitmaps: &dyn Bitmaps,
+    src: R,
+    opts: &WriteOptions,
+) -> Result<WriteStats, WriteError>
+where
+    K: Sink,
+    R: PageSource,
 {
     if bitmaps.max_mapnr() != info.max_mapnr {
         return Err(WriteError::Invalid(format!(
@@ -745,18 +947,25 @@ where
     // A split file reserves descriptors for every dumped page of the whole dump (as
     // makedumpfile does) and fills those of its own range from index 0.
     let num = count_dumped(bitmaps, 0, info.max_mapnr)?;
+    let total = if info.split.is_some() {
+        count_dumped(bitmaps, start, end)?
+    } else {
+        num
+    };
     let layout = Layout::new(info, opts.codec, num)?;
     write_head(sink, &layout, info, bitmaps)?;
     let ps = info.page_size as usize;
     let mut out = Out {
         sink,
         layout: &layout,
+        bitmaps,
         data_buf: Vec::with_capacity(DATA_BUF + 2 * ps),
         data_at: layout.data_off,
         desc_buf: Vec::new(),
         desc_idx: 0,
         next_desc: 0,
-        pages_written: 0,
+        fix: None,
+        first_error: None,
         stats: WriteStats::default(),
     };
     if layout.zero_page {
@@ -766,68 +975,50 @@ where
     let batch = opts.batch_pages.clamp(1, 4096);
     let threads = opts.threads.clamp(1, 256);
     let zero = layout.zero_page;
-
-    let mut read_errors = 0u64;
-    let mut first_err: Option<String> = None;
-    let mut fill = |pfn: u64, buf: &mut [u8]| {
-        if let Err(e) = read_page(pfn, buf) {
-            buf.fill(0);
-            read_errors += 1;
-            if first_err.is_none() {
-                first_err = Some(format!("pfn {pfn:#x}: {e}"));
-            }
+    let progress = |out: &Out<K>| {
+        if let Some(p) = &opts.progress {
+            p(out.stats.pages + out.stats.read_errors, total);
         }
     };
+    progress(&out);
 
     if threads == 1 {
-        let mut c = PageCompressor::new(opts.codec)?;
-        let mut job = Job {
-            seq: 0,
-            pages: vec![0u8; batch * ps],
-            count: 0,
+        let mut w = Worker::new(opts.codec, ps, batch, zero)?;
+        let mut job = Job::new(batch);
+        let mut run = |job: &mut Job, out: &mut Out<K>| -> Result<(), WriteError> {
+            let done = w.process(std::mem::replace(job, Job::new(0)), &src);
+            out.write_done(&done)?;
+            progress(out);
+            *job = done.job;
+            job.runs.clear();
+            job.count = 0;
+            Ok(())
         };
-        let mut data = Vec::new();
-        let mut run =
-            |job: &mut Job, out: &mut Out<K>, data: &mut Vec<u8>| -> Result<(), WriteError> {
-                let j = Job {
-                    seq: 0,
-                    pages: std::mem::take(&mut job.pages),
-                    count: job.count,
-                };
-                let done = compress_job(&mut c, j, ps, zero, std::mem::take(data))?;
-                write_done(out, &done)?;
-                job.pages = done.pages;
-                *data = done.data;
-                job.count = 0;
-                Ok(())
-            };
         for_each_set(bitmaps, Bitmap::Dumped, start, end, |pfn| {
-            let at = job.count * ps;
-            fill(pfn, &mut job.pages[at..at + ps]);
-            job.count += 1;
-            if job.count == batch {
-                run(&mut job, &mut out, &mut data)?;
+            if job.push(pfn, batch) {
+                run(&mut job, &mut out)?;
             }
             Ok(())
         })?;
         if job.count > 0 {
-            run(&mut job, &mut out, &mut data)?;
+            run(&mut job, &mut out)?;
         }
     } else {
         let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads * 2);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (done_tx, done_rx) = mpsc::channel::<Result<Done, WriteError>>();
-        let max_in_flight = threads * 4;
+        let max_in_flight = (threads * 4) as u64;
+        let src = &src;
         std::thread::scope(|scope| -> Result<(), WriteError> {
             for _ in 0..threads {
                 let rx = Arc::clone(&job_rx);
                 let tx = done_tx.clone();
                 let codec = opts.codec;
                 scope.spawn(move || {
-                    let mut c = match PageCompressor::new(codec) {
-                        Ok(c) => c,
+                    let mut w = match Worker::new(codec, ps, batch, zero) {
+                        Ok(w) => w,
                         Err(e) => {
-                            let _ = tx.send(Err(e.into()));
+                            let _ = tx.send(Err(e));
                             return;
                         }
                     };
@@ -837,8 +1028,7 @@ where
                             Err(_) => return,
                         };
                         let Ok(job) = job else { return };
-                        let r = compress_job(&mut c, job, ps, zero, Vec::new());
-                        if tx.send(r).is_err() {
+                        if tx.send(Ok(w.process(job, src))).is_err() {
                             return;
                         }
                     }
@@ -848,23 +1038,23 @@ where
             let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
             let mut next_write = 0u64;
             let mut sent = 0u64;
-            let mut spare: Vec<Vec<u8>> = Vec::new();
-            let mut job = Job {
-                seq: 0,
-                pages: vec![0u8; batch * ps],
-                count: 0,
-            };
+            let mut spare: Vec<Job> = Vec::new();
+            let mut job = Job::new(batch);
             // Receive one result and write everything now in order.
             let drain_one = |pending: &mut BTreeMap<u64, Done>,
                              next_write: &mut u64,
-                             spare: &mut Vec<Vec<u8>>,
+                             spare: &mut Vec<Job>,
                              out: &mut Out<K>|
              -> Result<(), WriteError> {
                 let d = done_rx.recv().map_err(|_| WriteError::Worker)??;
-                pending.insert(d.seq, d);
+                pending.insert(d.job.seq, d);
                 while let Some(d) = pending.remove(next_write) {
-                    write_done(out, &d)?;
-                    spare.push(d.pages);
+                    out.write_done(&d)?;
+                    progress(out);
+                    let mut j = d.job;
+                    j.runs.clear();
+                    j.count = 0;
+                    spare.push(j);
                     *next_write += 1;
                 }
                 Ok(())
@@ -873,28 +1063,21 @@ where
                         sent: &mut u64,
                         pending: &mut BTreeMap<u64, Done>,
                         next_write: &mut u64,
-                        spare: &mut Vec<Vec<u8>>,
+                        spare: &mut Vec<Job>,
                         out: &mut Out<K>|
              -> Result<(), WriteError> {
-                while *sent - *next_write >= max_in_flight as u64 {
+                while *sent - *next_write >= max_in_flight {
                     drain_one(pending, next_write, spare, out)?;
                 }
-                let fresh = spare.pop().unwrap_or_else(|| vec![0u8; batch * ps]);
-                let j = Job {
-                    seq: *sent,
-                    pages: std::mem::replace(&mut job.pages, fresh),
-                    count: job.count,
-                };
+                let fresh = spare.pop().unwrap_or_else(|| Job::new(batch));
+                let mut j = std::mem::replace(job, fresh);
+                j.seq = *sent;
                 job_tx.send(j).map_err(|_| WriteError::Worker)?;
                 *sent += 1;
-                job.count = 0;
                 Ok(())
             };
             let r = for_each_set(bitmaps, Bitmap::Dumped, start, end, |pfn| {
-                let at = job.count * ps;
-                fill(pfn, &mut job.pages[at..at + ps]);
-                job.count += 1;
-                if job.count == batch {
+                if job.push(pfn, batch) {
                     send(
                         &mut job,
                         &mut sent,
@@ -930,23 +1113,6 @@ where
     out.flush()?;
     let mut stats = out.stats;
     stats.file_size = out.data_at;
-    stats.read_errors = read_errors;
-    stats.first_read_error = first_err;
+    stats.first_read_error = out.first_error;
     Ok(stats)
-}
-
-fn write_done<K: Sink>(out: &mut Out<K>, d: &Done) -> Result<(), WriteError> {
-    let mut at = 0usize;
-    for e in &d.entries {
-        match *e {
-            Stored::Zero => out.add(*e, &[])?,
-            Stored::Data { size, .. } => {
-                let end = at + size as usize;
-                out.add(*e, d.data.get(at..end).unwrap_or(&[]))?;
-                at = end;
-            }
-        }
-    }
-    let _ = d.seq;
-    Ok(())
 }

@@ -9,7 +9,9 @@ mod common;
 use common::*;
 use kdump_compressed::codec::Codec;
 use kdump_compressed::read::{Bitmap, KdumpFile, PageState};
-use kdump_compressed::write::{write_kdump, DumpInfo, MemBitmaps, Sink, WriteError, WriteOptions};
+use kdump_compressed::write::{
+    write_kdump, write_kdump_from, DumpInfo, MemBitmaps, PageSource, Sink, WriteError, WriteOptions,
+};
 use std::io;
 
 /// A file whose writes fail once they cross `fail_at`: ENOSPC writes what fits (a full disk),
@@ -72,6 +74,7 @@ fn write_fault_at_random_points_leaves_readable_incomplete_dump() {
             codec: Codec::Lzo,
             threads: 2,
             batch_pages: 64,
+            ..WriteOptions::default()
         };
         let err = write_kdump(
             &mut sink,
@@ -117,8 +120,38 @@ fn write_fault_at_random_points_leaves_readable_incomplete_dump() {
     assert_eq!(ran, 4);
 }
 
+/// A source that fails every multi-page read touching a bad frame, and the bad frames
+/// themselves, as a `/proc/vmcore` with a few unreadable frames does.
+struct BadFrames<'a> {
+    f: &'a KdumpFile<kdump_compressed::source::FileSource>,
+    bad: std::ops::Range<u64>,
+}
+
+impl PageSource for BadFrames<'_> {
+    fn read_page(&self, pfn: u64, buf: &mut [u8]) -> io::Result<()> {
+        if self.bad.contains(&pfn) {
+            return Err(io::Error::from_raw_os_error(5));
+        }
+        self.f
+            .read_page(pfn, buf)
+            .map(|_| ())
+            .map_err(io::Error::other)
+    }
+
+    fn read_pages(&self, pfn: u64, page_size: usize, buf: &mut [u8]) -> io::Result<()> {
+        let n = (buf.len() / page_size) as u64;
+        if (pfn..pfn + n).any(|p| self.bad.contains(&p)) {
+            return Err(io::Error::from_raw_os_error(5));
+        }
+        for (i, page) in buf.chunks_exact_mut(page_size).enumerate() {
+            self.read_page(pfn + i as u64, page)?;
+        }
+        Ok(())
+    }
+}
+
 #[test]
-fn unreadable_input_pages_are_zero_filled_counted_and_writing_continues() {
+fn unreadable_input_pages_are_left_out_counted_and_writing_continues() {
     let Some(src) = source_dump("unreadable_input_pages") else {
         return;
     };
@@ -128,38 +161,56 @@ fn unreadable_input_pages_are_zero_filled_counted_and_writing_continues() {
     let dumped: Vec<u64> = f.iter_bitmap(Bitmap::Dumped).map(|p| p.unwrap()).collect();
     // An EIO over a run of pages in the middle, as a bad /proc/vmcore read would give.
     let bad = dumped[dumped.len() / 2]..dumped[dumped.len() / 2 + 40];
-    let mut out = Vec::new();
-    let stats = write_kdump(
-        &mut out,
-        &info,
-        &bm,
-        |pfn, buf| {
-            if bad.contains(&pfn) {
-                return Err(io::Error::from_raw_os_error(5));
-            }
-            f.read_page(pfn, buf).map(|_| ()).map_err(io::Error::other)
-        },
-        &WriteOptions {
-            codec: Codec::Zlib,
-            threads: 2,
-            batch_pages: 64,
-        },
-    )
-    .unwrap();
     let n_bad = dumped.iter().filter(|p| bad.contains(p)).count() as u64;
-    assert_eq!(stats.read_errors, n_bad);
-    assert!(stats.first_read_error.is_some());
-    assert_eq!(stats.pages, dumped.len() as u64);
-    let g = KdumpFile::from_source(out).unwrap();
-    assert!(!g.is_incomplete());
-    let (mut p, mut q) = (vec![0u8; 4096], vec![0u8; 4096]);
-    for &pfn in &dumped {
-        assert_eq!(g.read_page(pfn, &mut p).unwrap(), PageState::Data);
-        if bad.contains(&pfn) {
-            assert!(p.iter().all(|&b| b == 0), "pfn {pfn:#x} not zero-filled");
+    for (threads, flat) in [(1, false), (2, false), (2, true)] {
+        let opts = WriteOptions {
+            codec: Codec::Zlib,
+            threads,
+            batch_pages: 64,
+            ..WriteOptions::default()
+        };
+        let source = BadFrames {
+            f: &f,
+            bad: bad.clone(),
+        };
+        let mut out = Vec::new();
+        let stats = if flat {
+            let mut stream = Vec::new();
+            let mut w = kdump_compressed::flattened::FlatWriter::new(&mut stream).unwrap();
+            let stats = write_kdump_from(&mut w, &info, &bm, source, &opts).unwrap();
+            w.finish().unwrap();
+            let path = std::env::temp_dir()
+                .join(format!("kdump-rs-unreadable-{}.kdump", std::process::id()));
+            let file = std::fs::File::create(&path).unwrap();
+            kdump_compressed::flattened::reassemble(&stream[..], &file).unwrap();
+            out = std::fs::read(&path).unwrap();
+            let _ = std::fs::remove_file(&path);
+            stats
         } else {
-            f.read_page(pfn, &mut q).unwrap();
-            assert!(p == q, "pfn {pfn:#x} differs");
+            write_kdump_from(&mut out, &info, &bm, source, &opts).unwrap()
+        };
+        assert_eq!(stats.read_errors, n_bad);
+        assert!(stats.first_read_error.is_some());
+        assert_eq!(stats.pages, dumped.len() as u64 - n_bad);
+        let g = KdumpFile::from_source(out).unwrap();
+        assert!(!g.is_incomplete());
+        let (mut p, mut q) = (vec![0u8; 4096], vec![0u8; 4096]);
+        for &pfn in &dumped {
+            let state = g.read_page(pfn, &mut p).unwrap();
+            if bad.contains(&pfn) {
+                assert_eq!(
+                    state,
+                    PageState::Excluded,
+                    "pfn {pfn:#x} (threads {threads})"
+                );
+            } else {
+                assert_eq!(state, PageState::Data, "pfn {pfn:#x} (threads {threads})");
+                f.read_page(pfn, &mut q).unwrap();
+                assert!(
+                    p == q,
+                    "pfn {pfn:#x} differs (threads {threads}, flat {flat})"
+                );
+            }
         }
     }
 }

@@ -75,6 +75,7 @@ fn small_dump(
             codec,
             threads: 2,
             batch_pages: 3,
+            ..WriteOptions::default()
         },
     )
     .unwrap();

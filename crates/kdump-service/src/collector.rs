@@ -10,7 +10,8 @@ use kdump_compressed::elf;
 use kdump_compressed::format::Utsname;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::write::{
-    write_kdump, DumpInfo, LimitedSink, MemBitmaps, Sink, WriteError, WriteOptions, WriteStats,
+    write_kdump_from, DumpInfo, LimitedSink, MemBitmaps, PageSource, Sink, WriteError,
+    WriteOptions, WriteStats,
 };
 use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
 use std::io::{self, Write};
@@ -251,6 +252,29 @@ pub fn open_output(path: &Path, force: bool) -> Result<std::fs::File, CollectorE
 
 const ENOSPC: i32 = 28;
 
+/// Frames of the dump's physical memory, read for the writer's workers: a run of
+/// consecutive frames is one read.
+struct PhysPages<'a> {
+    vm: &'a vmcore::Vmcore,
+    page_size: u64,
+}
+
+impl PageSource for PhysPages<'_> {
+    fn read_page(&self, pfn: u64, buf: &mut [u8]) -> io::Result<()> {
+        self.read_pages(pfn, buf.len(), buf)
+    }
+
+    fn read_pages(&self, pfn: u64, _page_size: usize, buf: &mut [u8]) -> io::Result<()> {
+        let paddr = pfn
+            .checked_mul(self.page_size)
+            .ok_or_else(|| io::Error::other(format!("pfn {pfn:#x} out of range")))?;
+        self.vm
+            .dump()
+            .read_phys(paddr, buf)
+            .map_err(io::Error::other)
+    }
+}
+
 /// Filter and write; with several levels, retry with the next one when the disk is full.
 /// On a write error the file keeps what was written, with the INCOMPLETE flag in its header.
 pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
@@ -274,24 +298,37 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
             threads: req.threads.max(1),
             ..WriteOptions::default()
         };
-        let read = |pfn: u64, buf: &mut [u8]| {
-            vm.dump()
-                .read_phys(pfn * buf.len() as u64, buf)
-                .map_err(io::Error::other)
-        };
         let limit = req.size_limit.unwrap_or(u64::MAX);
         let result = match (&mut output, file.as_mut()) {
             (_, Some(f)) => {
                 f.set_len(0)?;
                 let mut sink = LimitedSink::new(&mut *f, limit);
-                write_kdump(&mut sink, &info, &bitmaps, read, &opts)
+                write_kdump_from(
+                    &mut sink,
+                    &info,
+                    &bitmaps,
+                    PhysPages {
+                        vm: &vm,
+                        page_size: info.page_size as u64,
+                    },
+                    &opts,
+                )
             }
             (Output::Flattened(w), None) => {
                 let bw = io::BufWriter::with_capacity(1 << 20, &mut **w);
                 let mut flat = kdump_compressed::flattened::FlatWriter::new(bw)?;
                 let r = {
                     let mut sink = LimitedSink::new(&mut flat, limit);
-                    write_kdump(&mut sink, &info, &bitmaps, read, &opts)
+                    write_kdump_from(
+                        &mut sink,
+                        &info,
+                        &bitmaps,
+                        PhysPages {
+                            vm: &vm,
+                            page_size: info.page_size as u64,
+                        },
+                        &opts,
+                    )
                 };
                 match (r, flat.finish()) {
                     (Ok(w), Ok(_)) => Ok(w),
@@ -304,7 +341,16 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
                     (Err(e), _) => Err(e),
                 }
             }
-            _ => write_kdump(&mut NullSink, &info, &bitmaps, read, &opts),
+            _ => write_kdump_from(
+                &mut NullSink,
+                &info,
+                &bitmaps,
+                PhysPages {
+                    vm: &vm,
+                    page_size: info.page_size as u64,
+                },
+                &opts,
+            ),
         };
         match result {
             Ok(w) => {
@@ -315,7 +361,7 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
                 }
                 if w.read_errors > 0 {
                     eprintln!(
-                        "warning: {} page(s) could not be read and were saved as zero-filled ({})",
+                        "warning: {} page(s) could not be read and were left out of the dump ({})",
                         w.read_errors,
                         w.first_read_error.as_deref().unwrap_or("")
                     );
