@@ -44,27 +44,41 @@ pub enum LzoError {
     InputNotConsumed(usize, usize),
 }
 
-/// Longest distance an LZO1X match can encode.
-const MAX_DISTANCE: usize = 0xbfff;
-const M2_MAX_DISTANCE: usize = 0x800;
-const M3_MAX_DISTANCE: usize = 0x4000;
-const HASH_LOG: u32 = 12;
-const MIN_MATCH: usize = 4;
-/// Misses before the search step grows by one byte (log2).
+/// Inputs are matched in chunks of at most this many bytes (as liblzo2 does): every distance
+/// inside a chunk fits an LZO1X match (at most 0xbfff), so the search loop needs no distance
+/// check. A 4 KiB page is one chunk.
+const CHUNK: usize = 0xc000;
+/// A chunk is copied into a window of this size, padded so that every 4-, 8- and 16-byte read
+/// at a masked position is in bounds: the hot loops index it without bounds checks.
+const WIN: usize = 1 << 16;
+const WIN_MASK: usize = WIN - 1;
+const WIN_PAD: usize = 16;
+type Window = [u8; WIN + WIN_PAD];
+/// Chunks shorter than this are stored as literals.
+const MIN_CHUNK: usize = 16;
+/// The last 4 bytes of a chunk never start a match (the 4-byte probe stays inside it).
+const TAIL: usize = 4;
+const HASH_LOG: u32 = 13;
+/// Misses before the search step grows by one byte (log2), as in LZO1X-1.
 const SKIP_SHIFT: u32 = 5;
+/// Output slack for 16-byte literal copies and 4-byte instruction stores past the end.
+const OUT_SLACK: usize = 32;
 
 /// Worst-case compressed size for `n` input bytes.
 pub const fn max_compressed_len(n: usize) -> usize {
     n + n / 16 + 64 + 3
 }
 
-/// A reusable LZO1X-1 compressor (owns its hash table; one per thread).
+/// A reusable LZO1X-1 compressor (owns its hash table and buffers; one per thread).
+///
+/// The output depends only on the input, never on what the compressor saw before (so a dump's
+/// bytes do not depend on how pages are spread over threads): the hash table is cleared for
+/// every chunk, which for a 4 KiB page costs less than validating stale entries would.
 #[derive(Clone)]
 pub struct LzoCompressor {
-    table: Box<[u32; 1 << HASH_LOG]>,
-    base: u32,
+    table: Box<[u16; 1 << HASH_LOG]>,
     buf: Vec<u8>,
-    win: Box<[u8; WINDOW + WINDOW_PAD]>,
+    win: Box<Window>,
 }
 
 impl Default for LzoCompressor {
@@ -81,10 +95,28 @@ impl std::fmt::Debug for LzoCompressor {
 
 #[inline(always)]
 fn hash(v: u32) -> usize {
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_LOG)) as usize
+    (v.wrapping_mul(0x1824_429d) >> (32 - HASH_LOG)) as usize
 }
 
-/// Output cursor over a buffer known to be at least [`max_compressed_len`] long.
+#[inline(always)]
+fn w32(w: &Window, i: usize) -> u32 {
+    let j = i & WIN_MASK;
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&w[j..j + 4]);
+    u32::from_le_bytes(a)
+}
+
+#[inline(always)]
+fn w64(w: &Window, i: usize) -> u64 {
+    let j = i & WIN_MASK;
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&w[j..j + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Output cursor over a buffer at least [`max_compressed_len`] + [`OUT_SLACK`] long, so the
+/// stores below always fit; they are still checked (a failed check drops the store, it can
+/// only happen if that bound were wrong).
 struct Out<'a> {
     b: &'a mut [u8],
     n: usize,
@@ -98,31 +130,16 @@ impl Out<'_> {
         }
         self.n += 1;
     }
-    /// Copy literals 16 bytes at a time when both buffers have room past the end.
+
+    /// Store 4 bytes, keep the first `k`.
     #[inline(always)]
-    fn copy_literals(&mut self, v: &[u8], src: &[u8], from: usize) {
-        let n = v.len();
-        let rounded = (n + 15) & !15;
-        if n <= 64 && from + rounded <= src.len() && self.n + rounded <= self.b.len() {
-            let mut k = 0;
-            while k < rounded {
-                let mut t = [0u8; 16];
-                t.copy_from_slice(&src[from + k..from + k + 16]);
-                self.b[self.n + k..self.n + k + 16].copy_from_slice(&t);
-                k += 16;
-            }
-            self.n += n;
-        } else {
-            self.extend(v);
+    fn put(&mut self, v: u32, k: usize) {
+        if let Some(w) = self.b.get_mut(self.n..self.n + 4) {
+            w.copy_from_slice(&v.to_le_bytes());
         }
+        self.n += k;
     }
-    #[inline(always)]
-    fn extend(&mut self, v: &[u8]) {
-        if let Some(dst) = self.b.get_mut(self.n..self.n + v.len()) {
-            dst.copy_from_slice(v);
-        }
-        self.n += v.len();
-    }
+
     /// Append the variable-length tail of a length that did not fit in the instruction.
     #[inline(always)]
     fn ext(&mut self, mut n: usize) {
@@ -133,13 +150,9 @@ impl Out<'_> {
         self.push(n as u8);
     }
 
+    /// The instruction that announces a literal run of `n` (>= 1) bytes.
     #[inline(always)]
-    fn literals(&mut self, src: &[u8], from: usize, to: usize) {
-        let lit = src.get(from..to).unwrap_or(&[]);
-        let n = lit.len();
-        if n == 0 {
-            return;
-        }
+    fn literal_op(&mut self, n: usize) {
         if self.n == 0 && n <= 238 {
             self.push(17 + n as u8);
         } else if n <= 3 {
@@ -153,77 +166,72 @@ impl Out<'_> {
             self.push(0);
             self.ext(n - 18);
         }
-        self.copy_literals(lit, src, from);
     }
 
+    /// A literal run of window bytes `from..to` (local positions of the current chunk).
+    #[inline(always)]
+    fn literals_win(&mut self, w: &Window, from: usize, to: usize) {
+        let n = to - from;
+        if n == 0 {
+            return;
+        }
+        self.literal_op(n);
+        // 16 bytes at a time; the window's padding and the output slack absorb the excess.
+        let mut k = 0;
+        while k < n {
+            let j = (from + k) & WIN_MASK;
+            if let Some(d) = self.b.get_mut(self.n + k..self.n + k + 16) {
+                d.copy_from_slice(&w[j..j + 16]);
+            }
+            k += 16;
+        }
+        self.n += n;
+    }
+
+    /// A literal run of input bytes (any length, any position).
+    fn literals_input(&mut self, lit: &[u8]) {
+        if lit.is_empty() {
+            return;
+        }
+        self.literal_op(lit.len());
+        if let Some(d) = self.b.get_mut(self.n..self.n + lit.len()) {
+            d.copy_from_slice(lit);
+        }
+        self.n += lit.len();
+    }
+
+    /// A match of `len` (>= 4) bytes at distance `dist` (1..=0xbfff).
     #[inline(always)]
     fn matched(&mut self, dist: usize, len: usize) {
-        if len <= 8 && dist <= M2_MAX_DISTANCE {
-            let d = dist - 1;
-            let op = if len <= 4 {
-                0x40 | (((len - 3) as u8) << 5)
-            } else {
-                0x80 | (((len - 5) as u8) << 5)
-            };
-            if let Some(w) = self.b.get_mut(self.n..self.n + 2) {
-                w[0] = op | (((d & 7) as u8) << 2);
-                w[1] = (d >> 3) as u8;
-            }
-            self.n += 2;
-        } else if dist <= M3_MAX_DISTANCE && len <= 33 {
-            let d = dist - 1;
-            if let Some(w) = self.b.get_mut(self.n..self.n + 3) {
-                w[0] = 0x20 | (len - 2) as u8;
-                w[1] = (d << 2) as u8;
-                w[2] = (d >> 6) as u8;
-            }
-            self.n += 3;
-        } else if dist <= M3_MAX_DISTANCE {
-            let d = dist - 1;
-            if len - 2 <= 31 {
-                self.push(0x20 | (len - 2) as u8);
+        let d = dist - 1;
+        if len <= 8 && d < 0x800 {
+            // M2: LLLDDDSS DDDDDDDD
+            self.put(
+                (((len - 1) << 5) | ((d & 7) << 2) | ((d >> 3) << 8)) as u32,
+                2,
+            );
+        } else if d < 0x4000 {
+            // M3: 001LLLLL [ext] DDDDDDDD DDDDDDSS
+            if len <= 33 {
+                self.put((0x20 | (len - 2) | (d << 10)) as u32, 3);
             } else {
                 self.push(0x20);
                 self.ext(len - 33);
+                self.put((d << 2) as u32, 2);
             }
-            self.push((d << 2) as u8);
-            self.push((d >> 6) as u8);
         } else {
+            // M4: 0001HLLL [ext] DDDDDDDD DDDDDDSS, distance 16384 + (H << 14) + D
             let d = dist - 0x4000;
-            let h = ((d >> 14) & 1) as u8;
-            if len - 2 <= 7 {
-                self.push(0x10 | (h << 3) | (len - 2) as u8);
+            let h = (d >> 11) & 8;
+            if len <= 9 {
+                self.put((0x10 | h | (len - 2) | ((d & 0x3fff) << 10)) as u32, 3);
             } else {
-                self.push(0x10 | (h << 3));
+                self.push((0x10 | h) as u8);
                 self.ext(len - 9);
+                self.put(((d & 0x3fff) << 2) as u32, 2);
             }
-            let d = d & 0x3fff;
-            self.push((d << 2) as u8);
-            self.push((d >> 6) as u8);
         }
     }
-}
-
-/// Matching runs over a copy of at most this many input bytes, padded so that every 4- and
-/// 8-byte read at a masked position is in bounds (no per-read checks in the hot loop).
-const WINDOW: usize = 1 << 16;
-const WINDOW_MASK: usize = WINDOW - 1;
-const WINDOW_PAD: usize = 16;
-
-#[inline(always)]
-fn w32(w: &[u8; WINDOW + WINDOW_PAD], i: usize) -> u32 {
-    let j = i & WINDOW_MASK;
-    let mut a = [0u8; 4];
-    a.copy_from_slice(&w[j..j + 4]);
-    u32::from_le_bytes(a)
-}
-
-#[inline(always)]
-fn w64(w: &[u8; WINDOW + WINDOW_PAD], i: usize) -> u64 {
-    let j = i & WINDOW_MASK;
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&w[j..j + 8]);
-    u64::from_le_bytes(a)
 }
 
 impl LzoCompressor {
@@ -231,12 +239,11 @@ impl LzoCompressor {
     pub fn new() -> Self {
         LzoCompressor {
             table: Box::new([0; 1 << HASH_LOG]),
-            base: 0,
             buf: Vec::new(),
-            win: vec![0u8; WINDOW + WINDOW_PAD]
+            win: vec![0u8; WIN + WIN_PAD]
                 .into_boxed_slice()
                 .try_into()
-                .unwrap_or_else(|_| Box::new([0u8; WINDOW + WINDOW_PAD])),
+                .unwrap_or_else(|_| Box::new([0u8; WIN + WIN_PAD])),
         }
     }
 
@@ -247,148 +254,103 @@ impl LzoCompressor {
         out.extend_from_slice(self.compress_to_slice(input));
     }
 
-    /// Compress `input` into the compressor's own buffer and return the stream.
+    /// Compress `input` into the compressor's own buffer and return the stream (at most
+    /// [`max_compressed_len`] bytes).
     pub fn compress_to_slice(&mut self, input: &[u8]) -> &[u8] {
         let n = input.len();
-        // Room for 16-byte literal copies past the end.
-        let max = max_compressed_len(n) + 64;
+        let max = max_compressed_len(n).saturating_add(OUT_SLACK);
         if self.buf.len() < max {
             self.buf.resize(max, 0);
         }
-        // Table entries hold `base + position + 1`; entries from earlier calls are at most
-        // `base` and ignored, so the table needs no clearing between pages.
-        if (self.base as usize).saturating_add(n + 1) >= u32::MAX as usize {
-            self.table.iter_mut().for_each(|e| *e = 0);
-            self.base = 0;
-        }
-        if n + 1 >= u32::MAX as usize {
-            // Positions would not fit the table: emit literals only (still a valid stream).
-            let mut o = Out {
-                b: &mut self.buf[..],
-                n: 0,
-            };
-            o.literals(input, 0, n);
-            o.extend(&[0x11, 0, 0]);
-            let len = o.n.min(self.buf.len());
-            return &self.buf[..len];
-        }
-        let base = self.base as usize;
-        self.base = (base + n + 1) as u32;
         let mut o = Out {
             b: &mut self.buf[..],
             n: 0,
         };
-        let mut anchor = 0usize;
+        // Start of the pending literal run (absolute input position).
+        let mut lit = 0usize;
         let mut s = 0usize;
-        while s < n {
-            let c = (n - s).min(WINDOW);
+        while n - s >= MIN_CHUNK {
+            let c = (n - s).min(CHUNK);
+            self.table.fill(0);
             self.win[..c].copy_from_slice(&input[s..s + c]);
-            self.win[c..c + WINDOW_PAD].fill(0);
-            compress_window(
-                &mut o,
-                input,
-                &self.win,
-                &mut self.table,
-                s,
-                c,
-                base,
-                &mut anchor,
-            );
+            let ii = compress_chunk(&mut o, input, &self.win, &mut self.table, s, c, lit);
+            if let Some(ii) = ii {
+                lit = s + ii;
+            }
             s += c;
         }
-        o.literals(input, anchor, n);
-        o.extend(&[0x11, 0, 0]);
+        o.literals_input(input.get(lit..).unwrap_or(&[]));
+        o.put(0x11, 3);
         let len = o.n.min(self.buf.len());
         &self.buf[..len]
     }
 }
 
-/// Find and emit matches inside one window `input[s..s + c]` (copied into `win`). Literals
-/// pending from earlier windows start at `*anchor` (an absolute position).
+/// Find and emit the matches of one chunk `input[s..s + c]`, copied into `win`. Literals
+/// pending since absolute position `lit` (possibly in an earlier chunk) go out before the
+/// first match. Returns the local start of the literals still pending at the end, or `None`
+/// if the chunk had no match (the pending run then still starts at `lit`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn compress_window(
+fn compress_chunk(
     o: &mut Out<'_>,
     input: &[u8],
-    win: &[u8; WINDOW + WINDOW_PAD],
-    table: &mut [u32; 1 << HASH_LOG],
+    win: &Window,
+    table: &mut [u16; 1 << HASH_LOG],
     s: usize,
     c: usize,
-    base: usize,
-    anchor: &mut usize,
-) {
-    const MASK: usize = (1 << HASH_LOG) - 1;
-    if c < MIN_MATCH + 8 {
-        return;
-    }
-    // Table values at or below `floor` belong to earlier pages or windows.
-    let floor = base + s;
-    // Last local position where a match may start: leave room for 8-byte compares.
-    let limit = c - MIN_MATCH - 8;
-    let mut ip = if s == 0 { 1usize } else { 0 };
-    if s == 0 {
-        table[hash(w32(win, 0)) & MASK] = (floor + 1) as u32;
-    }
-    'outer: while ip <= limit {
-        // Find a match; the hash of the next position is computed before the table entry
-        // of the current one is used, so the two loads overlap.
-        // The step grows with the length of the pending literal run, so incompressible data
-        // is crossed in a logarithmic number of probes.
-        let la = anchor.saturating_sub(s);
-        let mut fwd = ip;
-        let mut fwd_seq = w32(win, fwd);
-        let mut fwd_h = hash(fwd_seq) & MASK;
-        let (mut cur, mut cand) = loop {
-            let cur = fwd;
-            let seq = fwd_seq;
-            let h = fwd_h;
-            fwd = cur + 1 + ((cur - la.min(cur)) >> SKIP_SHIFT);
-            if fwd > limit {
+    lit: usize,
+) -> Option<usize> {
+    let limit = c - TAIL;
+    // Local start of the pending literals inside this chunk (0 if they began earlier).
+    let mut ii = 0usize;
+    let mut carried = lit < s;
+    let mut any = false;
+    // Position 0 is in every (zeroed) table slot already.
+    let mut ip = 1usize;
+    'outer: loop {
+        // Search: probe one position, remember it, step further the longer the literal run
+        // (incompressible data is crossed in few probes).
+        let (cur, cand) = loop {
+            if ip > limit {
                 break 'outer;
             }
-            let stored = table[h] as usize;
-            fwd_seq = w32(win, fwd);
-            fwd_h = hash(fwd_seq) & MASK;
-            table[h] = (floor + cur + 1) as u32;
-            if stored > floor {
-                let cnd = stored - floor - 1;
-                if cur - cnd <= MAX_DISTANCE && w32(win, cnd) == seq {
-                    break (cur, cnd);
-                }
+            let dv = w32(win, ip);
+            let h = hash(dv);
+            let cnd = table[h] as usize;
+            table[h] = ip as u16;
+            if w32(win, cnd) == dv {
+                break (ip, cnd);
             }
+            ip += 1 + ((ip - ii) >> SKIP_SHIFT);
         };
-        let mut len = MIN_MATCH;
-        while cur + len + 8 <= c {
+        // Extend forward 8 bytes at a time, at most to the end of the chunk.
+        let max = c - cur;
+        let mut len = 4usize;
+        loop {
             let x = w64(win, cur + len) ^ w64(win, cand + len);
             if x != 0 {
-                len += (x.trailing_zeros() / 8) as usize;
+                len += (x.trailing_zeros() >> 3) as usize;
                 break;
             }
             len += 8;
-        }
-        if cur + len + 8 > c {
-            while cur + len < c && win[(cur + len) & WINDOW_MASK] == win[(cand + len) & WINDOW_MASK]
-            {
-                len += 1;
+            if len >= max {
+                break;
             }
         }
-        // Extend backwards into the pending literals (within this window).
-        let low = anchor.saturating_sub(s);
-        while cur > low && cand > 0 && win[(cur - 1) & WINDOW_MASK] == win[(cand - 1) & WINDOW_MASK]
-        {
-            cur -= 1;
-            cand -= 1;
-            len += 1;
+        len = len.min(max);
+        if carried {
+            o.literals_input(input.get(lit..s + cur).unwrap_or(&[]));
+            carried = false;
+        } else {
+            o.literals_win(win, ii, cur);
         }
-        o.literals(input, *anchor, s + cur);
         o.matched(cur - cand, len);
+        any = true;
         ip = cur + len;
-        *anchor = s + ip;
-        if ip <= limit {
-            let p = ip - 2;
-            table[hash(w32(win, p)) & MASK] = (floor + p + 1) as u32;
-        }
+        ii = ip;
     }
+    any.then_some(ii)
 }
 
 /// Compress `input` into a new vector (convenience wrapper around [`LzoCompressor`]).
@@ -416,18 +378,18 @@ impl In<'_> {
         let hi = self.byte()? as usize;
         Ok(lo | hi << 8)
     }
-    /// Length extension: `base` plus 255 per zero byte plus the first non-zero byte.
-    fn ext(&mut self, base: usize, limit: usize) -> Result<usize, LzoError> {
+    /// Length extension: `base` plus 255 per zero byte plus the first non-zero byte. Read
+    /// whole even when it exceeds the output (as liblzo2 does): the end-of-stream marker is
+    /// an M4 instruction whose length is ignored, so only the caller can tell if it is too
+    /// long. Each zero byte consumes input, so this is linear in the input.
+    fn ext(&mut self, base: usize) -> Result<usize, LzoError> {
         let mut n = base;
         loop {
             let b = self.byte()?;
             if b != 0 {
-                return Ok(n + b as usize);
+                return Ok(n.saturating_add(b as usize));
             }
-            n += 255;
-            if n > limit {
-                return Err(LzoError::OutputOverrun(limit));
-            }
+            n = n.saturating_add(255);
         }
     }
     fn literals(&mut self, out: &mut [u8], op: &mut usize, n: usize) -> Result<(), LzoError> {
@@ -474,10 +436,16 @@ fn copy_match(out: &mut [u8], op: &mut usize, dist: usize, len: usize) -> Result
 /// Decode an LZO1X stream into `out`; returns the number of bytes produced. Never writes
 /// past `out`, never reads past `input`, and requires the end-of-stream marker to be the
 /// last thing in `input`.
+///
+/// Accepts exactly what liblzo2's `lzo1x_decompress_safe` decodes with `LZO_E_OK`, with the
+/// same output: in particular the end-of-stream marker is any M4 instruction of distance
+/// 16384, whatever its length field (even an extended one longer than `out`) and its two
+/// literal-count bits say, as in liblzo2. (The Linux kernel's decompressor is stricter and
+/// rejects an end marker whose length is not 3; our compressor, like liblzo2's, only ever
+/// writes `0x11 0x00 0x00`.)
 pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, LzoError> {
     let mut r = In { b: input, i: 0 };
     let mut op = 0usize;
-    let cap = out.len();
     // state: literals copied by the previous instruction (0..=3), or 4 after a literal run.
     let mut state: usize;
     let first = *input.first().ok_or(LzoError::InputOverrun(0))?;
@@ -494,8 +462,8 @@ pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, LzoError> {
         let (dist, len, s);
         if inst < 16 {
             if state == 0 {
-                let n = if inst == 0 { r.ext(15, cap)? } else { inst };
-                r.literals(out, &mut op, n + 3)?;
+                let n = if inst == 0 { r.ext(15)? } else { inst };
+                r.literals(out, &mut op, n.saturating_add(3))?;
                 state = 4;
                 continue;
             }
@@ -510,7 +478,7 @@ pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, LzoError> {
             }
         } else if inst < 32 {
             let l = inst & 7;
-            len = 2 + if l == 0 { r.ext(7, cap)? } else { l };
+            len = 2usize.saturating_add(if l == 0 { r.ext(7)? } else { l });
             let at = r.i;
             let v = r.le16()?;
             dist = 16384 + ((inst & 8) << 11) + (v >> 2);
@@ -523,7 +491,7 @@ pub fn decompress(input: &[u8], out: &mut [u8]) -> Result<usize, LzoError> {
             }
         } else if inst < 64 {
             let l = inst & 31;
-            len = 2 + if l == 0 { r.ext(31, cap)? } else { l };
+            len = 2usize.saturating_add(if l == 0 { r.ext(31)? } else { l });
             let v = r.le16()?;
             dist = (v >> 2) + 1;
             s = v & 3;
@@ -606,9 +574,34 @@ mod tests {
             decompress(&[18, b'x', 0x40, 0x10, 0x11, 0, 0], &mut out),
             Err(LzoError::LookBehindOverrun { .. })
         ));
-        // A long run of zero extension bytes is bounded by the output size.
+        // A long run of zero extension bytes that the input cannot finish.
         let mut v = vec![0u8, 0];
         v.extend(std::iter::repeat_n(0u8, 1000));
-        assert!(decompress(&v, &mut out).is_err());
+        assert_eq!(decompress(&v, &mut out), Err(LzoError::InputOverrun(1002)));
+        // An M3 match longer than the output.
+        let long_m3 = [18, b'x', 0x20, 0, 0, 10, 0, 0, 0x11, 0, 0];
+        assert_eq!(
+            decompress(&long_m3, &mut out),
+            Err(LzoError::OutputOverrun(64))
+        );
+    }
+
+    #[test]
+    fn end_marker_length_and_literal_bits_are_ignored() {
+        // As in liblzo2: any M4 of distance 16384 ends the stream.
+        let mut out = [0u8; 8];
+        assert_eq!(decompress(&[0x11, 0, 0], &mut out), Ok(0));
+        assert_eq!(decompress(&[0x11, 3, 0], &mut out), Ok(0));
+        assert_eq!(decompress(&[21, 1, 2, 3, 4, 0x17, 0, 0], &mut out), Ok(4));
+        assert_eq!(
+            decompress(&[20, b'a', b'b', b'c', 0x10, 0, 0, 9, 0, 0], &mut out),
+            Ok(3)
+        );
+        assert_eq!(&out[..3], b"abc");
+        // H set: distance 32768, a real (here impossible) match, not the end.
+        assert!(matches!(
+            decompress(&[21, 1, 2, 3, 4, 0x19, 0, 0], &mut out),
+            Err(LzoError::LookBehindOverrun { .. })
+        ));
     }
 }

@@ -36,14 +36,11 @@ fn lzo_liblzo2() {
     assert!(!all.is_empty());
     for (path, data) in all {
         lzo_property(&data);
-        // liblzo2 reads this stream as the end-of-stream marker after an absurd length and
-        // returns 0 bytes; we refuse it as soon as the length passes the buffer.
+        // The end-of-stream marker after an absurd length: liblzo2 ignores the marker's
+        // length and returns 0 bytes, and so do we (tests/lzo_liblzo2.rs compares the two).
         if path.ends_with("long-eof-length") {
             let mut out = vec![0u8; 4096];
-            assert!(matches!(
-                lzo::decompress(&data, &mut out),
-                Err(lzo::LzoError::OutputOverrun(_))
-            ));
+            assert_eq!(lzo::decompress(&data, &mut out), Ok(0));
         }
     }
 }
