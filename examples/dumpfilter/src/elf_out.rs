@@ -1,15 +1,22 @@
 //! `-E`: an ELF dump in makedumpfile's layout (PT_NOTE, then the input's PT_LOADs cut where
 //! 256 or more pages in a row are excluded), through page-filter and kdump-compressed's ELF
 //! writer.
+//!
+//! From a kdump-compressed input (which makedumpfile 1.7.2 refuses with `-E`) there are no
+//! input program headers: each run of frames in the input's bitmap 1 (memory present)
+//! becomes a PT_LOAD of the direct map (`p_vaddr = page_offset + p_paddr`), and pages the
+//! input excluded are written as zeros where a segment spans them.
 
-use kdump_compressed::elf;
+use crate::progress::Indicator;
+use kdump_compressed::elf::{self, Phdr};
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::source::{FileSource, ReadAt};
-use kdump_compressed::write::{LimitedSink, MemBitmaps, Sink};
+use kdump_compressed::write::{Bitmaps, LimitedSink, MemBitmaps, Sink};
 use kdump_service::collector;
 use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
 use vmcore::PhysMemory;
 
 struct NullSink;
@@ -26,6 +33,111 @@ pub struct ElfOutcome {
     pub file_size: u64,
 }
 
+/// What the ELF writer copies: header, notes and PT_LOADs, and where their bytes come from.
+struct Input {
+    ehdr: [u8; 64],
+    note: Phdr,
+    notes: Vec<u8>,
+    /// The input's PT_LOADs; `p_offset` is what `read` takes.
+    loads: Vec<Phdr>,
+}
+
+/// Header, notes and PT_LOADs of an ELF input, as they are.
+fn elf_input(vmcore: &Path, src: &FileSource) -> Result<Input, String> {
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", vmcore.display());
+    let mut ehdr = [0u8; 64];
+    src.read_exact_at(0, &mut ehdr).map_err(|e| err(&e))?;
+    let phdrs = elf::program_headers(src).map_err(|e| err(&e))?;
+    let note = phdrs
+        .iter()
+        .find(|p| p.p_type == elf::PT_NOTE)
+        .copied()
+        .ok_or_else(|| format!("{}: no PT_NOTE", vmcore.display()))?;
+    let mut notes = vec![0u8; note.p_filesz.min(elf::MAX_NOTES) as usize];
+    src.read_exact_at(note.p_offset, &mut notes)
+        .map_err(|e| err(&e))?;
+    Ok(Input {
+        ehdr,
+        note,
+        notes,
+        loads: phdrs,
+    })
+}
+
+/// An ELF64 x86_64 core header (e_phoff and e_phnum are filled in by the writer).
+fn core_ehdr() -> [u8; 64] {
+    let mut h = [0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2; // ELFCLASS64
+    h[5] = 1; // little-endian
+    h[6] = 1; // EV_CURRENT
+    h[16..18].copy_from_slice(&4u16.to_le_bytes()); // ET_CORE
+    h[18..20].copy_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    h[20..24].copy_from_slice(&1u32.to_le_bytes());
+    h[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+    h[54..56].copy_from_slice(&(Phdr::SIZE as u16).to_le_bytes());
+    h
+}
+
+/// Header, notes and direct-map PT_LOADs for a kdump-compressed input: one PT_LOAD per run of
+/// frames present in its bitmap 1, with `p_offset` = `p_paddr` (reads go to physical memory).
+fn kdump_input(vm: &vmcore::Vmcore, kd: &vmcore::KdumpDump) -> Result<Input, String> {
+    let f = kd.file();
+    let notes = f
+        .notes()
+        .map_err(|e| e.to_string())?
+        .ok_or("the kdump-compressed input has no ELF notes to copy into an ELF dump")?;
+    let x = vm.x86_64().map_err(|e| e.to_string())?;
+    let page_offset = x.page_offset.unwrap_or_else(|| x.default_page_offset());
+    let ps = vm.dump().page_size();
+    let mut loads: Vec<Phdr> = Vec::new();
+    let mut run: Option<(u64, u64)> = None;
+    let push = |(a, b): (u64, u64), loads: &mut Vec<Phdr>| {
+        let paddr = a * ps;
+        let size = (b - a) * ps;
+        loads.push(Phdr {
+            p_type: elf::PT_LOAD,
+            p_flags: 7,
+            p_offset: paddr,
+            p_vaddr: page_offset.wrapping_add(paddr),
+            p_paddr: paddr,
+            p_filesz: size,
+            p_memsz: size,
+            p_align: 0,
+        });
+    };
+    for pfn in f.iter_bitmap(Bitmap::Valid) {
+        let pfn = pfn.map_err(|e| e.to_string())?;
+        run = match run {
+            Some((a, b)) if b == pfn => Some((a, pfn + 1)),
+            Some(r) => {
+                push(r, &mut loads);
+                Some((pfn, pfn + 1))
+            }
+            None => Some((pfn, pfn + 1)),
+        };
+    }
+    if let Some(r) = run {
+        push(r, &mut loads);
+    }
+    let len = notes.len() as u64;
+    Ok(Input {
+        ehdr: core_ehdr(),
+        note: Phdr {
+            p_type: elf::PT_NOTE,
+            p_flags: 0,
+            p_offset: 0,
+            p_vaddr: 0,
+            p_paddr: 0,
+            p_filesz: len,
+            p_memsz: len,
+            p_align: 0,
+        },
+        notes,
+        loads,
+    })
+}
+
 /// Write `vmcore` filtered at `level` as an ELF dump to `out` (`None`: dry run).
 pub fn run(
     vmcore: &Path,
@@ -33,12 +145,15 @@ pub fn run(
     level: u8,
     force: bool,
     size_limit: Option<u64>,
+    progress: Option<Arc<Indicator>>,
 ) -> Result<ElfOutcome, String> {
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", vmcore.display());
     let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread).map_err(|e| err(&e))?;
-    if vm.elf().is_none() {
-        return Err("ELF output (-E) from a kdump-compressed input is not implemented yet".into());
-    }
+    // Create the output first: an existing file is refused before any work.
+    let mut file = match out {
+        Some(p) => Some(collector::open_output(p, force).map_err(|e| e.message)?),
+        None => None,
+    };
     // Zero pages are decided while classifying, as makedumpfile does for ELF output.
     let mut config = FilterConfig::new(DumpLevel::new(level).map_err(|e| err(&e))?);
     config.exclude_zero_pages = level & 1 != 0;
@@ -54,21 +169,21 @@ pub fn run(
         }
     }
     let stats = *filter.stats();
-    let src = FileSource::open(vmcore).map_err(|e| err(&e))?;
-    let mut ehdr = [0u8; 64];
-    src.read_exact_at(0, &mut ehdr).map_err(|e| err(&e))?;
-    let phdrs = elf::program_headers(&src).map_err(|e| err(&e))?;
-    let note = phdrs
-        .iter()
-        .find(|p| p.p_type == elf::PT_NOTE)
-        .copied()
-        .ok_or_else(|| format!("{}: no PT_NOTE", vmcore.display()))?;
-    let mut notes = vec![0u8; note.p_filesz.min(elf::MAX_NOTES) as usize];
-    src.read_exact_at(note.p_offset, &mut notes)
-        .map_err(|e| err(&e))?;
+    let input = match vm.kdump() {
+        Some(kd) => {
+            // What the input excluded cannot come back.
+            let f = kd.file();
+            for pfn in 0..max {
+                if !f.bit(Bitmap::Dumped, pfn).unwrap_or(false) {
+                    bm.clear_dumped(pfn);
+                }
+            }
+            kdump_input(&vm, kd)?
+        }
+        None => elf_input(vmcore, &FileSource::open(vmcore).map_err(|e| err(&e))?)?,
+    };
     let mut byte = [0u8; 1];
-    let loads = elf::plan_elf_loads(&phdrs, ps, |pfn| {
-        use kdump_compressed::write::Bitmaps;
+    let loads = elf::plan_elf_loads(&input.loads, ps, |pfn| {
         // Frames beyond mem_map (firmware ranges in QEMU dumps) have no struct page to
         // classify: left out.
         if pfn >= max {
@@ -76,23 +191,77 @@ pub fn run(
         }
         bm.read_bytes(Bitmap::Dumped, pfn / 8, &mut byte).is_ok() && byte[0] >> (pfn % 8) & 1 == 1
     });
-    let read = |off: u64, buf: &mut [u8]| src.read_exact_at(off, buf);
-    let size = match out {
-        Some(p) => {
-            let mut f = collector::open_output(p, force).map_err(|e| e.message)?;
-            let mut sink = LimitedSink::new(&mut f, size_limit.unwrap_or(u64::MAX));
-            let n = elf::write_elf(&mut sink, &ehdr, &note, &notes, &loads, read)
-                .map_err(|e| format!("writing the ELF dump: {e}"))?;
-            f.set_len(n).map_err(|e| e.to_string())?;
-            f.sync_all().ok();
-            n
+    let total: u64 = loads.iter().map(|(l, _)| l.p_filesz).sum();
+    let mut done = 0u64;
+    let mut counted = |n: usize| {
+        done += n as u64;
+        if let Some(p) = &progress {
+            p.report(done, total);
         }
-        None => elf::write_elf(&mut NullSink, &ehdr, &note, &notes, &loads, read)
-            .map_err(|e| format!("ELF dump: {e}"))?,
     };
+    let src = match vm.kdump() {
+        Some(_) => None,
+        None => Some(FileSource::open(vmcore).map_err(|e| err(&e))?),
+    };
+    let read = |off: u64, buf: &mut [u8]| -> io::Result<()> {
+        match &src {
+            Some(s) => s.read_exact_at(off, buf)?,
+            None => read_phys_or_zero(vm.dump(), off, buf, ps),
+        }
+        counted(buf.len());
+        Ok(())
+    };
+    let written = match file.as_mut() {
+        Some(f) => {
+            let mut sink = LimitedSink::new(&mut *f, size_limit.unwrap_or(u64::MAX));
+            elf::write_elf(
+                &mut sink,
+                &input.ehdr,
+                &input.note,
+                &input.notes,
+                &loads,
+                read,
+            )
+        }
+        None => elf::write_elf(
+            &mut NullSink,
+            &input.ehdr,
+            &input.note,
+            &input.notes,
+            &loads,
+            read,
+        ),
+    };
+    if let Some(p) = &progress {
+        p.close();
+    }
+    let size = written.map_err(|e| format!("writing the ELF dump: {e}"))?;
+    if let Some(f) = file.as_mut() {
+        f.set_len(size).map_err(|e| e.to_string())?;
+        f.sync_all().ok();
+    }
     Ok(ElfOutcome {
         stats,
         pages: loads.iter().map(|(l, _)| l.p_filesz / ps).sum(),
         file_size: size,
     })
+}
+
+/// Read physical memory at `paddr`; pages the dump does not hold (excluded by a previous
+/// filter) read as zeros.
+fn read_phys_or_zero(mem: &vmcore::Dump, paddr: u64, buf: &mut [u8], ps: u64) {
+    if mem.read_phys(paddr, buf).is_ok() {
+        return;
+    }
+    let ps = ps.max(1) as usize;
+    let mut at = 0usize;
+    while at < buf.len() {
+        let a = paddr + at as u64;
+        let n = (ps - (a % ps as u64) as usize).min(buf.len() - at);
+        let chunk = &mut buf[at..at + n];
+        if mem.read_phys(a, chunk).is_err() {
+            chunk.fill(0);
+        }
+        at += n;
+    }
 }

@@ -1,6 +1,6 @@
-//! `dumpfilter`'s read-only modes, thin over the `vmcore` crate:
-//! `--dump-dmesg VMCORE OUTFILE`, `--vtop VIRTADDR VMCORE` and the dump report that
-//! makedumpfile prints at `--message-level 31`.
+//! `dumpfilter`'s read-only modes, thin over the `vmcore` crate: `--vtop VIRTADDR VMCORE`
+//! and the dump report that makedumpfile prints at `--message-level 31` (`--dump-dmesg` is
+//! kdump-service's `collector::dmesg`).
 //!
 //! main.rs calls these after parsing options; each returns an error naming the file.
 
@@ -8,28 +8,6 @@
 
 use std::io::Write;
 use std::path::Path;
-
-pub use vmcore::printk::DmesgOptions;
-
-/// Write the kernel log of `vmcore` to `out` exactly as `makedumpfile --dump-dmesg` does
-/// (makedumpfile 1.7.2 format; see [`DmesgOptions`] for the caller-id and partial variants).
-pub fn dump_dmesg(vmcore: &Path, out: &Path) -> Result<(), vmcore::Error> {
-    dump_dmesg_with(vmcore, out, &DmesgOptions::default())
-}
-
-/// [`dump_dmesg`] with options (`--partial-dmesg`, caller ids).
-pub fn dump_dmesg_with(
-    vmcore: &Path,
-    out: &Path,
-    opts: &DmesgOptions,
-) -> Result<(), vmcore::Error> {
-    let vm = vmcore::Vmcore::open(vmcore)?;
-    let text = vmcore::printk::dmesg(&vm, opts)?;
-    std::fs::write(out, text).map_err(|source| vmcore::Error::Write {
-        what: out.display().to_string(),
-        source,
-    })
-}
 
 /// Translate `vaddr` in `vmcore` and print it like `makedumpfile --vtop`; returns the
 /// physical address.

@@ -6,10 +6,12 @@
 
 mod elf_out;
 mod inspect;
+mod progress;
 mod split;
 
 use dumpfilter_options::{Compression, Mode, Options};
 use kdump_service::collector::{self, DumpOutcome, DumpRequest, Output};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -57,13 +59,27 @@ fn run(opts: &Options) -> Result<(), String> {
     match &opts.mode {
         Mode::Rearrange { dumpfile } => rearrange(Path::new(dumpfile), opts.force),
         Mode::Dmesg { vmcore, logfile } => {
-            let Some(out) = logfile else {
-                return Err("--dump-dmesg to stdout (-F) is not supported yet".into());
+            let text = collector::dmesg(Path::new(vmcore)).map_err(|e| e.to_string())?;
+            let saved_to = match logfile {
+                Some(out) => {
+                    let mut f = collector::open_output(Path::new(out), opts.force)
+                        .map_err(|e| e.message)?;
+                    f.write_all(&text)
+                        .and_then(|_| f.sync_all())
+                        .map_err(|e| format!("writing {out}: {e}"))?;
+                    out.as_str()
+                }
+                None => {
+                    // -F: the log on stdout, as makedumpfile writes it.
+                    let mut o = std::io::stdout().lock();
+                    o.write_all(&text)
+                        .and_then(|_| o.flush())
+                        .map_err(|e| format!("writing the log to stdout: {e}"))?;
+                    "STDOUT"
+                }
             };
-            refuse_existing(Path::new(out), opts.force)?;
-            inspect::dump_dmesg(Path::new(vmcore), Path::new(out)).map_err(|e| e.to_string())?;
             if level & 4 != 0 {
-                eprintln!("\nThe dmesg log is saved to {out}.\n\ndumpfilter Completed.");
+                eprintln!("\nThe dmesg log is saved to {saved_to}.\n\ndumpfilter Completed.");
             }
             Ok(())
         }
@@ -91,6 +107,7 @@ fn run(opts: &Options) -> Result<(), String> {
                     opts.dump_level(),
                     opts.force,
                     opts.size_limit,
+                    progress::Indicator::new(level, "Copying data", 1),
                 )?;
                 if level & 16 != 0 || opts.show_stats {
                     eprint!("\n{}", out.stats);
@@ -162,12 +179,14 @@ fn run(opts: &Options) -> Result<(), String> {
             collector::codec(opts.compression),
             collector::threads(opts),
             opts.force,
+            level,
         ),
         Mode::Reassemble { inputs, dumpfile } => reassemble_split(
             inputs,
             Path::new(dumpfile),
             opts.force,
             collector::threads(opts),
+            level,
         ),
         Mode::Collector => Err("no input and output file given".into()),
         Mode::Other { .. } => Err("this operation is not supported".into()),
@@ -177,32 +196,9 @@ fn run(opts: &Options) -> Result<(), String> {
     }
 }
 
-fn refuse_existing(path: &Path, force: bool) -> Result<(), String> {
-    if !force && path.exists() {
-        return Err(format!(
-            "{} already exists (use -f to overwrite it)",
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
 /// `-R DUMPFILE`: rebuild a dump from a flattened stream on stdin.
 fn rearrange(path: &Path, force: bool) -> Result<(), String> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true);
-    if force {
-        o.create(true).truncate(true);
-    } else {
-        o.create_new(true);
-    }
-    let f = o.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            format!("{} already exists (use -f to overwrite it)", path.display())
-        } else {
-            format!("cannot create {}: {e}", path.display())
-        }
-    })?;
+    let f = collector::open_output(path, force).map_err(|e| e.message)?;
     let stdin = std::io::stdin().lock();
     let r = std::io::BufReader::with_capacity(1 << 20, stdin);
     kdump_compressed::flattened::reassemble(r, &f).map_err(|e| format!("-R: {e}"))?;
@@ -238,6 +234,7 @@ fn reassemble_split(
     out: &Path,
     force: bool,
     threads: usize,
+    message_level: u8,
 ) -> Result<(), String> {
     use kdump_compressed::codec::Codec;
     use kdump_compressed::format::COMPRESSION_MASK;
@@ -261,20 +258,8 @@ fn reassemble_split(
             bm.set_dumped(pfn.map_err(|e| e.to_string())?);
         }
     }
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true);
-    if force {
-        o.create(true).truncate(true);
-    } else {
-        o.create_new(true);
-    }
-    let mut file = o.open(out).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            format!("{} already exists (use -f to overwrite it)", out.display())
-        } else {
-            format!("cannot create {}: {e}", out.display())
-        }
-    })?;
+    let mut file = collector::open_output(out, force).map_err(|e| e.message)?;
+    let progress = progress::Indicator::new(message_level, "Copying data", info.page_size.into());
     let stats = write_kdump(
         &mut file,
         &info,
@@ -287,10 +272,14 @@ fn reassemble_split(
         &WriteOptions {
             codec,
             threads,
+            progress: progress.as_ref().map(progress::Indicator::callback),
             ..WriteOptions::default()
         },
-    )
-    .map_err(|e| format!("writing {}: {e}", out.display()))?;
+    );
+    if let Some(p) = &progress {
+        p.close();
+    }
+    let stats = stats.map_err(|e| format!("writing {}: {e}", out.display()))?;
     file.set_len(stats.file_size).map_err(|e| e.to_string())?;
     file.sync_all().ok();
     Ok(())

@@ -2,6 +2,7 @@
 //! with makedumpfile's partition (1 GiB split blocks; each file but the last takes whole
 //! blocks until it holds its share of the dumped pages).
 
+use crate::progress::Indicator;
 use kdump_compressed::codec::Codec;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::write::{write_kdump, Bitmaps, MemBitmaps, WriteOptions};
@@ -70,26 +71,27 @@ pub fn run(
     codec: Codec,
     threads: usize,
     force: bool,
+    message_level: u8,
 ) -> Result<(), String> {
     let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread)
         .map_err(|e| format!("{}: {e}", vmcore.display()))?;
     let (bm, _, max) = collector::classify(&vm, level).map_err(|e| e.to_string())?;
     let ps = vm.dump().page_size();
     let base = collector::dump_info(&vm, max, level).map_err(|e| e.to_string())?;
-    for (path, range) in outputs
+    // Every output is created (or refused) before anything is written.
+    let mut files = Vec::with_capacity(outputs.len());
+    for path in outputs {
+        files.push(collector::open_output(Path::new(path), force).map_err(|e| e.message)?);
+    }
+    let n = outputs.len();
+    for (i, ((path, mut f), range)) in outputs
         .iter()
-        .zip(split_ranges(&bm, max, ps, outputs.len()))
+        .zip(files)
+        .zip(split_ranges(&bm, max, ps, n))
+        .enumerate()
     {
-        let mut o = std::fs::OpenOptions::new();
-        o.write(true);
-        if force {
-            o.create(true).truncate(true);
-        } else {
-            o.create_new(true);
-        }
-        let mut f = o
-            .open(path)
-            .map_err(|e| format!("cannot create {path}: {e}"))?;
+        let label = format!("Copying data {}/{n}", i + 1);
+        let progress = Indicator::new(message_level, &label, ps);
         let mut info = base.clone();
         info.split = Some(range);
         let stats = write_kdump(
@@ -104,10 +106,14 @@ pub fn run(
             &WriteOptions {
                 codec,
                 threads,
+                progress: progress.as_ref().map(Indicator::callback),
                 ..WriteOptions::default()
             },
-        )
-        .map_err(|e| format!("writing {path}: {e}"))?;
+        );
+        if let Some(p) = &progress {
+            p.close();
+        }
+        let stats = stats.map_err(|e| format!("writing {path}: {e}"))?;
         f.set_len(stats.file_size).map_err(|e| e.to_string())?;
         f.sync_all().ok();
     }

@@ -3,7 +3,10 @@
 //! byte-identical, `-E -d 31` byte-identical, `--split` byte-identical, `--reassemble` of makedumpfile's `--split` files
 //! identical to makedumpfile's `--reassemble`, `-F` then `-R` identical, our `-l` output refiltered by makedumpfile
 //! identical; `-D` prints the dump report; refusals (existing output, unimplemented -E) exit 1
-//! with a message.
+//! with a message. From a kdump-compressed (`-d 0`) input: `--split` byte-identical to
+//! makedumpfile's, and `-E` (which makedumpfile refuses) checked by makedumpfile reading it
+//! back. `--dump-dmesg -F` identical to makedumpfile's stdout; progress lines on a pipe and
+//! on a terminal, none without the progress bit of `--message-level`.
 
 #[path = "../../../crates/kdump-compressed/tests/common/mod.rs"]
 mod common;
@@ -259,5 +262,198 @@ fn debug_prints_the_dump_report_before_dumping() {
         );
         assert!(err.contains("VMCOREINFO   :"), "no VMCOREINFO in: {err}");
         assert!(!out.exists(), "--dry-run wrote {}", out.display());
+    }
+}
+
+#[test]
+fn split_from_a_kdump_compressed_input_is_byte_identical() {
+    if !have_makedumpfile() {
+        eprintln!("SKIP --split from kdump: makedumpfile not installed");
+        return;
+    }
+    for fx in oracle_fixtures_or_skip("dumpfilter --split from kdump") {
+        let Some(d0) = reference(&fx, "d0-lzo", &["-l", "-d", "0"]) else {
+            continue;
+        };
+        let dir = scratch(&format!("cli-split-kdump-{}", fx.name));
+        let theirs: Vec<_> = (1..=3).map(|i| fresh(&dir, &format!("mk{i}"))).collect();
+        let ours: Vec<_> = (1..=3).map(|i| fresh(&dir, &format!("ours{i}"))).collect();
+        run_ok(
+            Command::new("makedumpfile")
+                .args(["--split", "-d", "31"])
+                .arg(&d0)
+                .args(&theirs),
+        );
+        run_ok(
+            dumpfilter()
+                .args(["--split", "-d", "31"])
+                .arg(&d0)
+                .args(&ours),
+        );
+        for (a, b) in ours.iter().zip(&theirs) {
+            assert_same_file(a, b);
+        }
+    }
+}
+
+#[test]
+fn elf_from_a_kdump_compressed_input_reads_back_in_makedumpfile() {
+    if !have_makedumpfile() {
+        eprintln!("SKIP -E from kdump: makedumpfile not installed");
+        return;
+    }
+    for fx in oracle_fixtures_or_skip("dumpfilter -E from kdump") {
+        if fx.vmcore != fx.vmcore_mk {
+            eprintln!("SKIP -E from kdump on {}: QEMU dump", fx.name);
+            continue;
+        }
+        let (Some(d0), Some(mk_elf)) = (
+            reference(&fx, "d0-lzo", &["-l", "-d", "0"]),
+            reference(&fx, "d31-elf", &["-E", "-d", "31"]),
+        ) else {
+            continue;
+        };
+        let dir = scratch(&format!("cli-elf-kdump-{}", fx.name));
+        // makedumpfile 1.7.2 refuses -E on a kdump-compressed input: no direct comparison.
+        let refused = fresh(&dir, "mk-refused.elf");
+        let o = Command::new("makedumpfile")
+            .args(["-E", "-d", "31"])
+            .arg(&d0)
+            .arg(&refused)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "makedumpfile now takes -E from kdump");
+        // Ours from the -d 0 dump, refiltered by makedumpfile, gives the same dump as
+        // makedumpfile's own -E output of the ELF vmcore refiltered the same way.
+        let ours = fresh(&dir, "ours.elf");
+        run_ok(dumpfilter().args(["-E", "-d", "31"]).arg(&d0).arg(&ours));
+        let back_ours = fresh(&dir, "back-ours.kdump");
+        let back_theirs = fresh(&dir, "back-mk.kdump");
+        run_ok(
+            Command::new("makedumpfile")
+                .args(["-d", "31"])
+                .arg(&ours)
+                .arg(&back_ours),
+        );
+        run_ok(
+            Command::new("makedumpfile")
+                .args(["-d", "31"])
+                .arg(&mk_elf)
+                .arg(&back_theirs),
+        );
+        assert_same_file(&back_ours, &back_theirs);
+    }
+}
+
+#[test]
+fn dump_dmesg_to_stdout_is_identical_to_makedumpfile() {
+    for fx in oracle_fixtures_or_skip("dumpfilter --dump-dmesg -F") {
+        let Some(log) = reference(&fx, "dmesg", &["--dump-dmesg"]) else {
+            continue;
+        };
+        let o = dumpfilter()
+            .args(["--dump-dmesg", "-F"])
+            .arg(&fx.vmcore_mk)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(o.stdout, std::fs::read(&log).unwrap(), "dmesg on stdout");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("saved to STDOUT"));
+        if have_makedumpfile() {
+            let m = Command::new("makedumpfile")
+                .args(["--dump-dmesg", "-F"])
+                .arg(&fx.vmcore_mk)
+                .output()
+                .unwrap();
+            assert!(m.status.success());
+            assert_eq!(o.stdout, m.stdout, "makedumpfile --dump-dmesg -F");
+        }
+    }
+}
+
+/// The progress lines (`label: [ 42.0 %] ...`) in `stderr`.
+fn progress_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .split(['\n', '\r'])
+        .filter(|l| l.contains(" %] ") && l.contains("MB/s"))
+        .collect()
+}
+
+#[test]
+fn progress_lines_on_a_pipe_and_none_without_the_progress_bit() {
+    let fxs: Vec<_> = fixtures_or_skip("dumpfilter progress")
+        .into_iter()
+        .filter(|f| f.series == "6.1")
+        .collect();
+    for fx in fxs.iter().take(1) {
+        let dir = scratch(&format!("cli-progress-{}", fx.name));
+        let modes: [&[&str]; 2] = [&["-E", "-d", "31"], &["--split", "-d", "31"]];
+        for args in modes {
+            for (level, want) in [(None, true), (Some("6"), false), (Some("1"), true)] {
+                let outs: Vec<_> = if args[0] == "--split" {
+                    vec![fresh(&dir, "s1"), fresh(&dir, "s2")]
+                } else {
+                    vec![fresh(&dir, "out")]
+                };
+                let mut cmd = dumpfilter();
+                cmd.args(args);
+                if let Some(l) = level {
+                    cmd.args(["--message-level", l]);
+                }
+                let o = cmd.arg(&fx.vmcore).args(&outs).output().unwrap();
+                let err = String::from_utf8_lossy(&o.stderr);
+                assert!(o.status.success(), "{args:?}: {err}");
+                let lines = progress_lines(&err);
+                if !want {
+                    assert!(lines.is_empty(), "{args:?} level {level:?}: {err}");
+                    continue;
+                }
+                // Not a terminal: plain lines, at most one per tenth and file, the last 100%.
+                assert!(!err.contains('\r'), "{args:?}: carriage return on a pipe");
+                assert!(
+                    !lines.is_empty(),
+                    "{args:?} level {level:?}: no progress in {err}"
+                );
+                assert!(lines.len() <= 10 * outs.len(), "{lines:?}");
+                assert!(lines.last().unwrap().contains("[100.0 %]"), "{lines:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn progress_is_redrawn_in_place_on_a_terminal() {
+    let script = Path::new("/usr/bin/script");
+    if !script.exists() {
+        eprintln!("SKIP progress on a terminal: no script(1)");
+        return;
+    }
+    let fxs: Vec<_> = fixtures_or_skip("dumpfilter progress tty")
+        .into_iter()
+        .filter(|f| f.series == "6.1")
+        .collect();
+    for fx in fxs.iter().take(1) {
+        let dir = scratch(&format!("cli-progress-tty-{}", fx.name));
+        let out = fresh(&dir, "out.elf");
+        // script(1) gives the command a pseudo-terminal and copies what it prints.
+        let line = format!(
+            "{} -E -d 31 {} {}",
+            env!("CARGO_BIN_EXE_dumpfilter"),
+            fx.vmcore.display(),
+            out.display()
+        );
+        let o = Command::new(script)
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{text}");
+        let lines = progress_lines(&text);
+        assert!(!lines.is_empty(), "no progress in {text:?}");
+        // Every redraw starts with a carriage return; the final one says 100% and ends the line.
+        let draws = text.matches("\rCopying data").count();
+        assert!(draws >= 1, "{text:?}");
+        assert!(text.contains("[100.0 %]"), "{text:?}");
     }
 }
