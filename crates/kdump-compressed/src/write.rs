@@ -115,6 +115,78 @@ impl Sink for std::fs::File {
     }
 }
 
+/// A file sink that starts write-back in the background: every `every` bytes written, a
+/// second thread calls `fdatasync` on a clone of the handle. The disk then works while pages
+/// are still being compressed, and the final `fsync` ([`BackgroundSyncFile::finish`]) waits
+/// only for the tail.
+#[derive(Debug)]
+pub struct BackgroundSyncFile {
+    file: std::fs::File,
+    every: u64,
+    since: u64,
+    tx: Option<mpsc::SyncSender<()>>,
+    syncer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundSyncFile {
+    /// Wrap `file`; write-back starts after each `every` bytes.
+    pub fn new(file: std::fs::File, every: u64) -> io::Result<Self> {
+        let clone = file.try_clone()?;
+        // One pending request at most: a request made while one waits is dropped.
+        let (tx, rx) = mpsc::sync_channel::<()>(1);
+        let syncer = std::thread::Builder::new()
+            .name("kdump-sync".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    // An error here shows again in finish()'s fsync.
+                    let _ = clone.sync_data();
+                }
+            })?;
+        Ok(BackgroundSyncFile {
+            file,
+            every: every.max(1),
+            since: 0,
+            tx: Some(tx),
+            syncer: Some(syncer),
+        })
+    }
+
+    fn stop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.syncer.take() {
+            let _ = t.join();
+        }
+    }
+
+    /// Stop the background thread, `fsync` the file and return it.
+    pub fn finish(mut self) -> io::Result<std::fs::File> {
+        self.stop();
+        let file = self.file.try_clone()?;
+        file.sync_all()?;
+        Ok(file)
+    }
+}
+
+impl Drop for BackgroundSyncFile {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Sink for BackgroundSyncFile {
+    fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        std::os::unix::fs::FileExt::write_all_at(&self.file, data, offset)?;
+        self.since += data.len() as u64;
+        if self.since >= self.every {
+            self.since = 0;
+            if let Some(tx) = &self.tx {
+                let _ = tx.try_send(());
+            }
+        }
+        Ok(())
+    }
+}
+
 impl<W: io::Write> Sink for crate::flattened::FlatWriter<W> {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
         crate::flattened::FlatWriter::write_at(self, offset, data)

@@ -10,8 +10,8 @@ use kdump_compressed::elf;
 use kdump_compressed::format::Utsname;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::write::{
-    write_kdump_from, DumpInfo, LimitedSink, MemBitmaps, PageSource, Sink, WriteError,
-    WriteOptions, WriteStats,
+    write_kdump_from, BackgroundSyncFile, DumpInfo, LimitedSink, MemBitmaps, PageSource, Sink,
+    WriteError, WriteOptions, WriteStats,
 };
 use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
 use std::io::{self, Write};
@@ -252,8 +252,12 @@ pub fn open_output(path: &Path, force: bool) -> Result<std::fs::File, CollectorE
 
 const ENOSPC: i32 = 28;
 
+/// Start write-back of the output every this many bytes.
+const SYNC_EVERY: u64 = 16 << 20;
+
 /// Frames of the dump's physical memory, read for the writer's workers: a run of
 /// consecutive frames is one read.
+#[derive(Clone, Copy)]
 struct PhysPages<'a> {
     vm: &'a vmcore::Vmcore,
     page_size: u64,
@@ -298,37 +302,28 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
             threads: req.threads.max(1),
             ..WriteOptions::default()
         };
+        let pages = PhysPages {
+            vm: &vm,
+            page_size: info.page_size as u64,
+        };
         let limit = req.size_limit.unwrap_or(u64::MAX);
         let result = match (&mut output, file.as_mut()) {
             (_, Some(f)) => {
                 f.set_len(0)?;
-                let mut sink = LimitedSink::new(&mut *f, limit);
-                write_kdump_from(
-                    &mut sink,
-                    &info,
-                    &bitmaps,
-                    PhysPages {
-                        vm: &vm,
-                        page_size: info.page_size as u64,
-                    },
-                    &opts,
-                )
+                let mut bg = BackgroundSyncFile::new(f.try_clone()?, SYNC_EVERY)?;
+                let r = {
+                    let mut sink = LimitedSink::new(&mut bg, limit);
+                    write_kdump_from(&mut sink, &info, &bitmaps, pages, &opts)
+                };
+                bg.finish().ok();
+                r
             }
             (Output::Flattened(w), None) => {
                 let bw = io::BufWriter::with_capacity(1 << 20, &mut **w);
                 let mut flat = kdump_compressed::flattened::FlatWriter::new(bw)?;
                 let r = {
                     let mut sink = LimitedSink::new(&mut flat, limit);
-                    write_kdump_from(
-                        &mut sink,
-                        &info,
-                        &bitmaps,
-                        PhysPages {
-                            vm: &vm,
-                            page_size: info.page_size as u64,
-                        },
-                        &opts,
-                    )
+                    write_kdump_from(&mut sink, &info, &bitmaps, pages, &opts)
                 };
                 match (r, flat.finish()) {
                     (Ok(w), Ok(_)) => Ok(w),
@@ -341,16 +336,7 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
                     (Err(e), _) => Err(e),
                 }
             }
-            _ => write_kdump_from(
-                &mut NullSink,
-                &info,
-                &bitmaps,
-                PhysPages {
-                    vm: &vm,
-                    page_size: info.page_size as u64,
-                },
-                &opts,
-            ),
+            _ => write_kdump_from(&mut NullSink, &info, &bitmaps, pages, &opts),
         };
         match result {
             Ok(w) => {
