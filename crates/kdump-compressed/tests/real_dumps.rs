@@ -14,21 +14,23 @@ use common::*;
 use kdump_compressed::codec::Codec;
 use kdump_compressed::flattened::{reassemble, FlatWriter};
 use kdump_compressed::read::{Bitmap, KdumpFile, PageState};
-use kdump_compressed::source::FileSource;
+use kdump_compressed::source::{FileSource, ReadAt};
 use kdump_compressed::write::{
-    write_kdump, DumpInfo, LimitedSink, MemBitmaps, WriteError, WriteOptions,
+    write_kdump, DumpInfo, LimitedSink, MemBitmaps, Sink, WriteError, WriteOptions, WriteStats,
 };
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Rewrite `input` with `codec` into `out` (a plain file).
-fn rewrite(input: &Path, out: &Path, codec: Codec, threads: usize) -> u64 {
-    let f = KdumpFile::open(input).unwrap();
-    let info = DumpInfo::from_dump(&f).unwrap();
-    let bm = MemBitmaps::from_dump(&f).unwrap();
-    let mut file = std::fs::File::create(out).unwrap();
-    let stats = write_kdump(
-        &mut file,
+/// Write the pages of `f` again into `sink`, with its header fields and bitmaps.
+fn write_again<S: ReadAt, K: Sink>(
+    f: &KdumpFile<S>,
+    sink: &mut K,
+    opts: &WriteOptions,
+) -> Result<WriteStats, WriteError> {
+    let info = DumpInfo::from_dump(f).unwrap();
+    let bm = MemBitmaps::from_dump(f).unwrap();
+    write_kdump(
+        sink,
         &info,
         &bm,
         |pfn, buf| {
@@ -36,13 +38,20 @@ fn rewrite(input: &Path, out: &Path, codec: Codec, threads: usize) -> u64 {
                 .map(|_| ())
                 .map_err(std::io::Error::other)
         },
-        &WriteOptions {
-            codec,
-            threads,
-            ..Default::default()
-        },
+        opts,
     )
-    .unwrap();
+}
+
+/// Rewrite `input` with `codec` into `out` (a plain file).
+fn rewrite(input: &Path, out: &Path, codec: Codec, threads: usize) -> u64 {
+    let f = KdumpFile::open(input).unwrap();
+    let mut file = std::fs::File::create(out).unwrap();
+    let opts = WriteOptions {
+        codec,
+        threads,
+        ..Default::default()
+    };
+    let stats = write_again(&f, &mut file, &opts).unwrap();
     file.set_len(stats.file_size).unwrap();
     stats.pages
 }
@@ -180,25 +189,12 @@ fn flattened_round_trip_and_makedumpfile_reassembles_it() {
     for r in refs("flattened") {
         let dir = scratch(&format!("flat-{}", r.fx.name));
         let f = KdumpFile::open(&r.zlib).unwrap();
-        let info = DumpInfo::from_dump(&f).unwrap();
-        let bm = MemBitmaps::from_dump(&f).unwrap();
         let flat_path = dir.join("ours.flat");
         let mut flat = FlatWriter::new(std::io::BufWriter::new(
             std::fs::File::create(&flat_path).unwrap(),
         ))
         .unwrap();
-        write_kdump(
-            &mut flat,
-            &info,
-            &bm,
-            |pfn, buf| {
-                f.read_page(pfn, buf)
-                    .map(|_| ())
-                    .map_err(std::io::Error::other)
-            },
-            &WriteOptions::default(),
-        )
-        .unwrap();
+        write_again(&f, &mut flat, &WriteOptions::default()).unwrap();
         flat.finish().unwrap();
         // Our reader reads the stream directly.
         let g = KdumpFile::from_source(FileSource::open(&flat_path).unwrap()).unwrap();
@@ -227,24 +223,11 @@ fn size_limit_gives_a_readable_incomplete_dump() {
     for r in refs("incomplete") {
         let dir = scratch(&format!("incomplete-{}", r.fx.name));
         let f = KdumpFile::open(&r.d31).unwrap();
-        let info = DumpInfo::from_dump(&f).unwrap();
-        let bm = MemBitmaps::from_dump(&f).unwrap();
         let path = dir.join("cut.kdump");
         let limit = std::fs::metadata(&r.d31).unwrap().len() / 2;
         let file = std::fs::File::create(&path).unwrap();
         let mut sink = LimitedSink::new(file, limit);
-        let err = write_kdump(
-            &mut sink,
-            &info,
-            &bm,
-            |pfn, buf| {
-                f.read_page(pfn, buf)
-                    .map(|_| ())
-                    .map_err(std::io::Error::other)
-            },
-            &WriteOptions::default(),
-        )
-        .unwrap_err();
+        let err = write_again(&f, &mut sink, &WriteOptions::default()).unwrap_err();
         let written = match err {
             WriteError::Incomplete {
                 pages_written,

@@ -28,6 +28,16 @@ fn run_ok(cmd: &mut Command) {
     );
 }
 
+/// `makedumpfile -d 31 INPUT OUT`, which must succeed.
+fn makedumpfile_refilter_d31(input: &Path, out: &Path) {
+    run_ok(
+        Command::new("makedumpfile")
+            .args(["-d", "31"])
+            .arg(input)
+            .arg(out),
+    );
+}
+
 fn fresh(dir: &Path, name: &str) -> std::path::PathBuf {
     let p = dir.join(name);
     let _ = std::fs::remove_file(&p);
@@ -104,12 +114,7 @@ fn flattened_then_rearranged_and_lzo_read_by_makedumpfile() {
         );
         if have_makedumpfile() {
             let back = fresh(&dir, "back.kdump");
-            run_ok(
-                Command::new("makedumpfile")
-                    .args(["-d", "31"])
-                    .arg(&lzo)
-                    .arg(&back),
-            );
+            makedumpfile_refilter_d31(&lzo, &back);
             assert_same_file(&back, &d31);
         }
     }
@@ -142,6 +147,27 @@ fn elf_output_is_byte_identical_to_makedumpfile() {
     }
 }
 
+/// `--split -d LEVEL INPUT` into three files, ours and makedumpfile's: byte-identical.
+fn assert_split_identical(dir: &Path, input: &Path, level: &str) {
+    let theirs: Vec<_> = (1..=3).map(|i| fresh(dir, &format!("mk{i}"))).collect();
+    let ours: Vec<_> = (1..=3).map(|i| fresh(dir, &format!("ours{i}"))).collect();
+    run_ok(
+        Command::new("makedumpfile")
+            .args(["--split", "-d", level])
+            .arg(input)
+            .args(&theirs),
+    );
+    run_ok(
+        dumpfilter()
+            .args(["--split", "-d", level])
+            .arg(input)
+            .args(&ours),
+    );
+    for (a, b) in ours.iter().zip(&theirs) {
+        assert_same_file(a, b);
+    }
+}
+
 #[test]
 fn split_is_byte_identical_to_makedumpfile() {
     if !have_makedumpfile() {
@@ -154,23 +180,7 @@ fn split_is_byte_identical_to_makedumpfile() {
             continue;
         }
         let dir = scratch(&format!("cli-split2-{}", fx.name));
-        let theirs: Vec<_> = (1..=3).map(|i| fresh(&dir, &format!("mk{i}"))).collect();
-        let ours: Vec<_> = (1..=3).map(|i| fresh(&dir, &format!("ours{i}"))).collect();
-        run_ok(
-            Command::new("makedumpfile")
-                .args(["--split", "-d", "17"])
-                .arg(&fx.vmcore)
-                .args(&theirs),
-        );
-        run_ok(
-            dumpfilter()
-                .args(["--split", "-d", "17"])
-                .arg(&fx.vmcore)
-                .args(&ours),
-        );
-        for (a, b) in ours.iter().zip(&theirs) {
-            assert_same_file(a, b);
-        }
+        assert_split_identical(&dir, &fx.vmcore, "17");
     }
 }
 
@@ -276,23 +286,7 @@ fn split_from_a_kdump_compressed_input_is_byte_identical() {
             continue;
         };
         let dir = scratch(&format!("cli-split-kdump-{}", fx.name));
-        let theirs: Vec<_> = (1..=3).map(|i| fresh(&dir, &format!("mk{i}"))).collect();
-        let ours: Vec<_> = (1..=3).map(|i| fresh(&dir, &format!("ours{i}"))).collect();
-        run_ok(
-            Command::new("makedumpfile")
-                .args(["--split", "-d", "31"])
-                .arg(&d0)
-                .args(&theirs),
-        );
-        run_ok(
-            dumpfilter()
-                .args(["--split", "-d", "31"])
-                .arg(&d0)
-                .args(&ours),
-        );
-        for (a, b) in ours.iter().zip(&theirs) {
-            assert_same_file(a, b);
-        }
+        assert_split_identical(&dir, &d0, "31");
     }
 }
 
@@ -329,18 +323,8 @@ fn elf_from_a_kdump_compressed_input_reads_back_in_makedumpfile() {
         run_ok(dumpfilter().args(["-E", "-d", "31"]).arg(&d0).arg(&ours));
         let back_ours = fresh(&dir, "back-ours.kdump");
         let back_theirs = fresh(&dir, "back-mk.kdump");
-        run_ok(
-            Command::new("makedumpfile")
-                .args(["-d", "31"])
-                .arg(&ours)
-                .arg(&back_ours),
-        );
-        run_ok(
-            Command::new("makedumpfile")
-                .args(["-d", "31"])
-                .arg(&mk_elf)
-                .arg(&back_theirs),
-        );
+        makedumpfile_refilter_d31(&ours, &back_ours);
+        makedumpfile_refilter_d31(&mk_elf, &back_theirs);
         assert_same_file(&back_ours, &back_theirs);
     }
 }
