@@ -305,6 +305,85 @@ impl Bitmaps for MemBitmaps {
     }
 }
 
+impl MemBitmaps {
+    /// Copy `data` into a bitmap from byte `byte_off` (bytes past the end are ignored).
+    pub fn put_bytes(&mut self, which: Bitmap, byte_off: u64, data: &[u8]) {
+        let dst = match which {
+            Bitmap::Valid => &mut self.valid,
+            Bitmap::Dumped => &mut self.dumped,
+        };
+        let start = usize::try_from(byte_off)
+            .unwrap_or(usize::MAX)
+            .min(dst.len());
+        let n = (dst.len() - start).min(data.len());
+        dst[start..start + n].copy_from_slice(&data[..n]);
+    }
+}
+
+/// Bitmaps kept in a file instead of memory, for machines whose bitmaps would not fit in a
+/// capture kernel's memory (two bitmaps of 12 TiB of 4 KiB frames are 800 MB). The file is
+/// usually a scratch file already unlinked ([`FileBitmaps::scratch`]); only the page cache
+/// holds its data, and the kernel can write it back under memory pressure.
+#[derive(Debug)]
+pub struct FileBitmaps {
+    file: std::fs::File,
+    max_mapnr: u64,
+    len: u64,
+}
+
+impl FileBitmaps {
+    /// Bitmaps for `max_mapnr` frames with `block_size` pages, in `file` (bitmap 1 at offset
+    /// 0, bitmap 2 right after it; the file is sized and zeroed).
+    pub fn new(file: std::fs::File, max_mapnr: u64, block_size: u64) -> io::Result<Self> {
+        let len = Some(block_size)
+            .filter(|&b| b > 0)
+            .and_then(|b| bitmap_bytes(max_mapnr, b))
+            .and_then(|l| l.checked_mul(2).map(|_| l))
+            .ok_or_else(|| io::Error::other("bitmaps: bad max_mapnr or block size"))?;
+        file.set_len(0)?;
+        file.set_len(2 * len)?;
+        Ok(FileBitmaps {
+            file,
+            max_mapnr,
+            len,
+        })
+    }
+
+    /// Bitmaps in a new scratch file in `dir`, unlinked at once (it disappears with the
+    /// handle, even if the process is killed).
+    pub fn scratch(dir: &std::path::Path, max_mapnr: u64, block_size: u64) -> io::Result<Self> {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!(".kdump-rs-bitmaps-{}-{n}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        let _ = std::fs::remove_file(&path);
+        Self::new(file, max_mapnr, block_size)
+    }
+
+    /// Write `data` into a bitmap from byte `byte_off` (bytes past the end are ignored).
+    pub fn put_bytes(&self, which: Bitmap, byte_off: u64, data: &[u8]) -> io::Result<()> {
+        let n = self.len.saturating_sub(byte_off).min(data.len() as u64) as usize;
+        let base = if which == Bitmap::Valid { 0 } else { self.len };
+        std::os::unix::fs::FileExt::write_all_at(&self.file, &data[..n], base + byte_off)
+    }
+}
+
+impl Bitmaps for FileBitmaps {
+    fn max_mapnr(&self) -> u64 {
+        self.max_mapnr
+    }
+    fn read_bytes(&self, which: Bitmap, byte_off: u64, buf: &mut [u8]) -> io::Result<()> {
+        buf.fill(0);
+        let n = self.len.saturating_sub(byte_off).min(buf.len() as u64) as usize;
+        let base = if which == Bitmap::Valid { 0 } else { self.len };
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut buf[..n], base + byte_off)
+    }
+}
+
 impl<S: ReadAt> Bitmaps for KdumpFile<S> {
     fn max_mapnr(&self) -> u64 {
         KdumpFile::max_mapnr(self)

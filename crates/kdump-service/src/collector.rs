@@ -10,8 +10,8 @@ use kdump_compressed::elf;
 use kdump_compressed::format::Utsname;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::write::{
-    write_kdump_from, BackgroundSyncFile, DumpInfo, LimitedSink, MemBitmaps, PageSource, Sink,
-    WriteError, WriteOptions, WriteStats,
+    write_kdump_from, BackgroundSyncFile, Bitmaps, DumpInfo, FileBitmaps, LimitedSink, MemBitmaps,
+    PageSource, Sink, WriteError, WriteOptions, WriteStats,
 };
 use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
 use std::io::{self, Write};
@@ -192,37 +192,134 @@ pub fn dump_info(
     Ok(info)
 }
 
+/// Bitmap bytes (both bitmaps) kept in memory; larger bitmaps go to a scratch file.
+pub const BITMAP_MEMORY: u64 = 16 << 20;
+
+/// The two bitmaps of one filtering pass: in memory when they are small, otherwise in an
+/// unlinked scratch file, so memory stays bounded on machines with terabytes of RAM.
+#[derive(Debug)]
+pub enum BitmapStore {
+    /// In memory.
+    Mem(MemBitmaps),
+    /// In a scratch file.
+    File(FileBitmaps),
+}
+
+impl BitmapStore {
+    /// Bitmaps for `max` frames: in memory up to `memory` bytes, else in a scratch file in
+    /// `scratch_dir`.
+    pub fn new(max: u64, page_size: u64, scratch_dir: &Path, memory: u64) -> io::Result<Self> {
+        if max.div_ceil(8).saturating_mul(2) <= memory {
+            Ok(BitmapStore::Mem(MemBitmaps::new(max, page_size)))
+        } else {
+            FileBitmaps::scratch(scratch_dir, max, page_size)
+                .map(BitmapStore::File)
+                .map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!("bitmap scratch file in {}: {e}", scratch_dir.display()),
+                    )
+                })
+        }
+    }
+
+    fn put(&mut self, which: Bitmap, byte_off: u64, data: &[u8]) -> io::Result<()> {
+        match self {
+            BitmapStore::Mem(m) => {
+                m.put_bytes(which, byte_off, data);
+                Ok(())
+            }
+            BitmapStore::File(f) => f.put_bytes(which, byte_off, data),
+        }
+    }
+}
+
+impl Bitmaps for BitmapStore {
+    fn max_mapnr(&self) -> u64 {
+        match self {
+            BitmapStore::Mem(m) => m.max_mapnr(),
+            BitmapStore::File(f) => f.max_mapnr(),
+        }
+    }
+    fn read_bytes(&self, which: Bitmap, byte_off: u64, buf: &mut [u8]) -> io::Result<()> {
+        match self {
+            BitmapStore::Mem(m) => m.read_bytes(which, byte_off, buf),
+            BitmapStore::File(f) => f.read_bytes(which, byte_off, buf),
+        }
+    }
+}
+
+/// Run the page filter at dump level `level` over `vm`, one window at a time, handing each
+/// window's bitmap bytes to `put`. From a kdump-compressed input, pages it already excluded
+/// stay excluded.
+fn filter_windows<B>(
+    vm: &vmcore::Vmcore,
+    level: u8,
+    make: impl FnOnce(u64, u64) -> io::Result<B>,
+    mut put: impl FnMut(&mut B, Bitmap, u64, &[u8]) -> io::Result<()>,
+) -> Result<(B, Stats, u64), CollectorError> {
+    let mut filter = PageFilter::from_vmcore(vm, FilterConfig::new(DumpLevel::new(level)?))?;
+    let max = filter.max_pfn();
+    let mut store = make(max, vm.dump().page_size())?;
+    let input = vm.kdump().map(|kd| kd.file());
+    let mut dumped = Vec::new();
+    let mut old = Vec::new();
+    while let Some(w) = filter.next_window()? {
+        let byte = w.start_pfn / 8;
+        let n = (w.end_pfn.min(max).saturating_sub(w.start_pfn)).div_ceil(8) as usize;
+        let b1 = w.bitmap1.get(..n).unwrap_or(w.bitmap1);
+        let b2 = w.bitmap2.get(..n).unwrap_or(w.bitmap2);
+        put(&mut store, Bitmap::Valid, byte, b1)?;
+        match input {
+            Some(f) => {
+                // A kdump-compressed input: what it excluded cannot come back.
+                dumped.clear();
+                dumped.extend_from_slice(b2);
+                old.resize(dumped.len(), 0);
+                Bitmaps::read_bytes(f, Bitmap::Dumped, byte, &mut old)?;
+                for (d, o) in dumped.iter_mut().zip(&old) {
+                    *d &= *o;
+                }
+                put(&mut store, Bitmap::Dumped, byte, &dumped)?;
+            }
+            None => put(&mut store, Bitmap::Dumped, byte, b2)?,
+        }
+    }
+    Ok((store, *filter.stats(), max))
+}
+
 /// Run the page filter at dump level `level` over `vm` and collect both bitmaps (valid and
-/// dumped), with the filter's page counts and the number of frames (max_mapnr). From a
-/// kdump-compressed input, pages it already excluded stay excluded.
+/// dumped) in memory, with the filter's page counts and the number of frames (max_mapnr).
+/// From a kdump-compressed input, pages it already excluded stay excluded.
 pub fn classify(
     vm: &vmcore::Vmcore,
     level: u8,
 ) -> Result<(MemBitmaps, Stats, u64), CollectorError> {
-    let mut filter = PageFilter::from_vmcore(vm, FilterConfig::new(DumpLevel::new(level)?))?;
-    let max = filter.max_pfn();
-    let ps = vm.dump().page_size();
-    let mut bm = MemBitmaps::new(max, ps);
-    while let Some(w) = filter.next_window()? {
-        for pfn in w.start_pfn..w.end_pfn.min(max) {
-            if w.is_present(pfn) {
-                bm.set_valid(pfn);
-            }
-            if w.is_dumped(pfn) {
-                bm.set_dumped(pfn);
-            }
-        }
-    }
-    // A kdump-compressed input: what it excluded cannot come back.
-    if let Some(kd) = vm.kdump() {
-        let f = kd.file();
-        for pfn in 0..max {
-            if !f.bit(Bitmap::Dumped, pfn).unwrap_or(false) {
-                bm.clear_dumped(pfn);
-            }
-        }
-    }
-    Ok((bm, *filter.stats(), max))
+    filter_windows(
+        vm,
+        level,
+        |max, ps| Ok(MemBitmaps::new(max, ps)),
+        |m, which, off, data| {
+            m.put_bytes(which, off, data);
+            Ok(())
+        },
+    )
+}
+
+/// [`classify`] with bounded memory: bitmaps larger than `memory` bytes (the collector uses
+/// [`BITMAP_MEMORY`]) go to an unlinked scratch file in `scratch_dir`.
+pub fn classify_bounded(
+    vm: &vmcore::Vmcore,
+    level: u8,
+    scratch_dir: &Path,
+    memory: u64,
+) -> Result<(BitmapStore, Stats, u64), CollectorError> {
+    filter_windows(
+        vm,
+        level,
+        |max, ps| BitmapStore::new(max, ps, scratch_dir, memory),
+        |s, which, off, data| s.put(which, off, data),
+    )
 }
 
 /// Create the dump file `path` for reading and writing: refused when it exists, unless
@@ -290,12 +387,20 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
         req.levels.clone()
     };
     let mut output = req.output;
+    // Large bitmaps go beside the dump (on the dump target, not in the capture kernel's RAM).
+    let scratch_dir = match &output {
+        Output::File { path, .. } => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
+        _ => std::env::temp_dir(),
+    };
     let mut file = match &output {
         Output::File { path, force } => Some(open_output(path, *force)?),
         _ => None,
     };
     for (i, &level) in levels.iter().enumerate() {
-        let (bitmaps, mut stats, max) = classify(&vm, level)?;
+        let (bitmaps, mut stats, max) = classify_bounded(&vm, level, &scratch_dir, BITMAP_MEMORY)?;
         let info = dump_info(&vm, max, level)?;
         let opts = WriteOptions {
             codec: req.codec,
