@@ -2,7 +2,6 @@
 //! the in-memory ones, on the real fixtures, and the scratch file leaves nothing behind.
 
 #[path = "../../vmcore/tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use kdump_compressed::read::Bitmap;
