@@ -866,7 +866,21 @@ struct Out<'a, K: Sink> {
 const DATA_BUF: usize = 1 << 20;
 
 impl<K: Sink> Out<'_, K> {
+    /// Append one page: its data (buffered) and descriptor.
     fn add(&mut self, e: Stored, data: &[u8]) -> Result<(), WriteError> {
+        let off = self.data_at + self.data_buf.len() as u64;
+        if let Stored::Data { .. } = e {
+            self.data_buf.extend_from_slice(data);
+        }
+        self.push_desc(e, off)?;
+        if self.data_buf.len() >= DATA_BUF {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Append the descriptor of one page whose data is (or will be) at `off`.
+    fn push_desc(&mut self, e: Stored, off: u64) -> Result<(), WriteError> {
         let pd = match e {
             Stored::Missing { pfn } => return self.skip(pfn),
             Stored::Zero => {
@@ -879,8 +893,6 @@ impl<K: Sink> Out<'_, K> {
                 }
             }
             Stored::Data { size, flags } => {
-                let off = self.data_at + self.data_buf.len() as u64;
-                self.data_buf.extend_from_slice(data);
                 if flags != 0 {
                     self.stats.compressed_pages += 1;
                 }
@@ -896,9 +908,6 @@ impl<K: Sink> Out<'_, K> {
         self.desc_buf.extend_from_slice(&pd.to_bytes());
         self.next_desc += 1;
         self.stats.pages += 1;
-        if self.data_buf.len() >= DATA_BUF {
-            self.flush()?;
-        }
         Ok(())
     }
 
@@ -955,19 +964,40 @@ impl<K: Sink> Out<'_, K> {
         self.write_fix()
     }
 
-    /// Write one finished batch (entries in pfn order).
+    /// Write one finished batch (entries in pfn order). A large batch's data (uncompressed
+    /// pages, say) is written as it is instead of being copied into the buffer first.
     fn write_done(&mut self, d: &Done) -> Result<(), WriteError> {
         if self.first_error.is_none() {
             self.first_error.clone_from(&d.first_error);
+        }
+        let data = &d.job.data;
+        if data.len() >= DATA_BUF / 4 {
+            self.flush()?;
+            let base = self.data_at;
+            self.sink
+                .write_at(base, data)
+                .map_err(|e| self.fail(base, e))?;
+            self.data_at += data.len() as u64;
+            let mut at = base;
+            for e in &d.job.entries {
+                self.push_desc(*e, at)?;
+                if let Stored::Data { size, .. } = *e {
+                    at += u64::from(size);
+                }
+            }
+            if self.desc_buf.len() >= DATA_BUF / 8 {
+                self.flush()?;
+            }
+            return Ok(());
         }
         let mut at = 0usize;
         for e in &d.job.entries {
             match *e {
                 Stored::Data { size, .. } => {
                     let end = at + size as usize;
-                    let data = d.job.data.get(at..end).unwrap_or(&[]);
+                    let page = data.get(at..end).unwrap_or(&[]);
                     at = end;
-                    self.add(*e, data)?;
+                    self.add(*e, page)?;
                 }
                 _ => self.add(*e, &[])?,
             }
