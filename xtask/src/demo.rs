@@ -1,146 +1,57 @@
-//! `cargo xtask demo`: a whole kdump cycle in a QEMU guest running Debian's 6.1 kernel —
-//! load the panic kernel, crash with sysrq-c, capture and filter /proc/vmcore in the capture
-//! kernel, and print the timeline and makedumpfile-style page table.
+//! `cargo xtask demo`: a whole kdump cycle with our tools only, in a QEMU guest running
+//! Debian's 6.1 kernel.
 //!
-//! Which program does each step is decided by [`TOOLS`]: switch an entry's `use_ours` as our
-//! crates learn the step.
+//! First kernel (xtask/guest/scenarios/kdump-cycle.sh): /etc/kdump.conf and
+//! /etc/sysconfig/kdump, `kdump load` (the panic kernel through kexec_file_load or
+//! kexec_load), the workload, sysrq-c. Capture kernel (kdump-cycle-capture.sh): `kdump save`
+//! with `ext4 LABEL=kdumpfs`, `path /var/crash`, `core_collector makedumpfile -l
+//! --message-level 23 -d 31` (run in-process by our crates, not Debian's makedumpfile) and
+//! `final_action poweroff`, which powers the guest off. The host then reads the dump back from
+//! the disk image with debugfs (never mounted) and prints the timeline, the size and the
+//! per-class page table `kdump save` reported.
 
 use crate::initramfs;
 use crate::kernel::{Kernel, Series};
 use crate::makedumpfile::Stats;
 use crate::qemu::{Disk, Guest, GuestSpec};
-use crate::util::{lab_dir, run};
-use anyhow::{Context, Result};
-use std::path::Path;
-use std::process::Command;
+use crate::util::lab_dir;
+use crate::vmtests::kdump::{debugfs_get, label_disk, only_dump_dir};
+use anyhow::{ensure, Context, Result};
 use std::time::{Duration, Instant};
 
-/// When to use our implementation of a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Use {
-    /// Debian's tool (ours cannot do it yet).
-    #[allow(dead_code)]
-    Debian,
-    /// Ours when its self-check passes, else Debian's.
-    OursIfReady,
-    /// Always ours.
-    #[allow(dead_code)]
-    Ours,
-}
-
-/// One step of the cycle and who performs it.
-struct Tool {
-    step: &'static str,
-    /// Our binary (examples/).
-    ours: &'static str,
-    /// Debian's program, as the guest scripts name it.
-    debian: &'static str,
-    use_ours: Use,
-}
-
-/// The tool table: one line to change per step as crates land.
-const TOOLS: &[Tool] = &[
-    Tool {
-        step: "load panic kernel",
-        ours: "kexec-load",
-        debian: "kexec",
-        use_ours: Use::Ours,
-    },
-    Tool {
-        step: "filter vmcore",
-        ours: "dumpfilter",
-        debian: "makedumpfile",
-        use_ours: Use::OursIfReady,
-    },
-];
-
-/// Does our binary claim it can do the step? (`-v` exits 0 and, for the filter, `-d 31` on a
-/// fixture vmcore works when one is present.)
-fn ours_ready(bin: &Path, tool: &Tool) -> bool {
-    let v = Command::new(bin)
-        .arg("-v")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !v {
-        return false;
-    }
-    if tool.ours == "dumpfilter" {
-        if let Ok(Some(m)) = crate::fixtures::load_manifest() {
-            if let Some(f) = m.fixtures.first() {
-                let out = lab_dir().join("demo/selfcheck.kdump");
-                let _ = std::fs::remove_file(&out);
-                return Command::new(bin)
-                    .args(["-d", "31"])
-                    .arg(crate::fixtures::abs(&f.vmcore_for_makedumpfile))
-                    .arg(&out)
-                    .output()
-                    .map(|o| o.status.success() && out.exists())
-                    .unwrap_or(false);
-            }
-        }
-    }
-    true
-}
+/// The capture kernel's collector (kdump-cycle-capture.sh builds the kdump.conf line from
+/// kdumprs.msglevel; 23 = makedumpfile's default 7 plus the page-statistics report).
+const COLLECTOR: &str = "makedumpfile -l --message-level 23 -d 31";
 
 /// Run the demo.
 pub fn demo() -> Result<()> {
     let t0 = Instant::now();
     let kernel = Kernel::get(Series::V6_1)?;
-    let ours_dir = match initramfs::build_ours() {
-        Ok(p) => p.first().and_then(|b| b.parent()).map(Path::to_path_buf),
-        Err(e) => {
-            eprintln!("demo: our binaries do not build ({e:#}); using Debian's tools");
-            None
-        }
-    };
-    let mut choice = Vec::new();
+    initramfs::build_ours().context("the demo needs our binaries (kdump, kexec-load)")?;
+    let dir = lab_dir().join("demo");
+    std::fs::create_dir_all(&dir)?;
+    let disk = dir.join("kdumpfs.img");
+    label_disk(&disk)?;
     println!(
-        "kdump-rs demo: Debian {} in QEMU (TCG), 1 GiB, crashkernel=192M",
+        "kdump-rs demo: Debian {} in QEMU (TCG, 1 vCPU), 1 GiB, crashkernel=192M",
         kernel.abi
     );
-    for t in TOOLS {
-        let ours = match (t.use_ours, &ours_dir) {
-            (Use::Debian, _) | (_, None) => false,
-            (Use::Ours, Some(_)) => true,
-            (Use::OursIfReady, Some(d)) => ours_ready(&d.join(t.ours), t),
-        };
-        let why = match (t.use_ours, ours) {
-            (_, true) => "ours".to_string(),
-            (Use::Debian, _) => format!("Debian's (our {} cannot do this yet)", t.ours),
-            _ => format!(
-                "Debian's (our {} is not ready: its self-check failed)",
-                t.ours
-            ),
-        };
-        println!(
-            "  {:<18} {:<13} {}",
-            t.step,
-            if ours { t.ours } else { t.debian },
-            why
-        );
-        choice.push(ours);
-    }
-    let loader = if choice[0] { "ours" } else { "debian" };
-    let filter = if choice[1] {
-        "dumpfilter"
-    } else {
-        "makedumpfile"
-    };
+    println!("  /etc/kdump.conf in the capture kernel:");
+    println!("    ext4 LABEL=kdumpfs    (vda: made on the host with mkfs.ext4 -L kdumpfs)");
+    println!("    path /var/crash");
+    println!("    core_collector {COLLECTOR}");
+    println!("    final_action poweroff");
+    println!("  load panic kernel  kdump load   (ours: crates/kdump-service + kexec-image)");
+    println!("  crash              echo c > /proc/sysrq-trigger (in the guest)");
+    println!("  save dump          kdump save   (ours: the collector runs in-process)");
+    println!("  read back          debugfs on the host (the image is never mounted)");
 
-    let dir = lab_dir().join("demo");
-    let mut spec = GuestSpec::new("demo", &kernel, "kdump");
+    let mut spec = GuestSpec::new("demo", &kernel, "kdump-cycle");
     spec.mem_mb = 1024;
-    spec.smp = 2;
-    spec.append = format!(
-        "crashkernel=192M hugepages=8 kdumprs.huge=4 kdumprs.anon_mb=30 kdumprs.capture=capture-filter kdumprs.loader={loader} kdumprs.filter={filter}"
-    );
-    spec.disks = vec![Disk::Blank {
-        name: "vda".into(),
-        mib: 512,
-    }];
+    spec.append = "crashkernel=192M hugepages=8 kdumprs.huge=4 kdumprs.anon_mb=30 kdumprs.mode=ours kdumprs.conf=label kdumprs.action=run kdumprs.msglevel=23".into();
+    spec.disks = vec![Disk::Existing(disk.clone())];
     spec.initramfs = initramfs::Spec {
-        ours: ours_dir.is_some(),
+        ours: true,
         kexec_payload: true,
         extra: Vec::new(),
     };
@@ -171,10 +82,10 @@ pub fn demo() -> Result<()> {
         "first kernel: /init running",
         300,
     )?;
-    step(
+    let loaded = step(
         &mut g,
-        "KDUMPRS: panic kernel loaded",
-        "panic kernel loaded",
+        "kdump: panic kernel loaded",
+        "`kdump load`: panic kernel loaded",
         300,
     )?;
     step(
@@ -189,38 +100,62 @@ pub fn demo() -> Result<()> {
         "capture kernel: /init running, /proc/vmcore present",
         300,
     )?;
-    step(
+    let saved = step(
         &mut g,
-        "KDUMPRS-FILTERED",
-        "vmcore filtered (-d 31 -c) to /dev/vda",
+        "kdump: saving vmcore complete",
+        "`kdump save`: vmcore complete on LABEL=kdumpfs",
         900,
     )?;
-    let done = step(
+    step(
         &mut g,
-        "KDUMPRS-DONE scenario=capture-filter",
-        "capture done, powering off",
-        120,
+        "kdump: running action: poweroff",
+        "`kdump save`: final_action poweroff",
+        60,
     )?;
     g.wait_exit(Duration::from_secs(60))?;
-    timeline.push((boot.elapsed().as_secs_f64(), "QEMU exited".into()));
-    if !done.contains("rc=0") {
-        return Err(g.fail(format!("capture failed: {done}")));
-    }
-    let size = g.result("vmcore_size")?;
-    let stats_text = g.block("STATS").unwrap_or_default();
+    timeline.push((
+        boot.elapsed().as_secs_f64(),
+        "QEMU exited (the guest powered off)".into(),
+    ));
+    let log = g.log();
+    ensure!(
+        !log.contains("kdump save returned"),
+        "{}",
+        g.fail("kdump save returned instead of powering off")
+    );
+    // The in-process collector prints this line; a spawned makedumpfile would not.
+    let written = log
+        .lines()
+        .find(|l| l.starts_with("kdump: ") && l.contains(" pages written, "))
+        .ok_or_else(|| g.fail("no in-process collector report from kdump save"))?
+        .to_string();
+    let capture_log = log.split("KDUMPRS-CAPTURE").nth(1).unwrap_or_default();
     let stats =
-        Stats::parse(&stats_text).ok_or_else(|| g.fail("no statistics in the serial log"))?;
-    // The flattened stream on the disk → a normal kdump-compressed file.
+        Stats::parse(capture_log).ok_or_else(|| g.fail("no page statistics from kdump save"))?;
+    let size: f64 = g.result("vmcore_size")?.parse().unwrap_or(0.0);
+
+    // Read the dump back from the image.
+    let (ddir, listing) = only_dump_dir(&disk, "/var/crash", "127.0.0.1")?;
+    ensure!(
+        listing.contains("vmcore-dmesg.txt") && !listing.contains("incomplete"),
+        "{ddir} holds: {listing}"
+    );
     let out = dir.join("vmcore.kdump");
-    let _ = std::fs::remove_file(&out);
-    let disk = std::fs::File::open(&g.disks[0])?;
-    run(Command::new("makedumpfile")
-        .arg("-R")
-        .arg(&out)
-        .stdin(disk)
-        .stdout(std::process::Stdio::null()))
-    .context("makedumpfile -R of the flattened dump")?;
-    let out_size = std::fs::metadata(&out)?.len();
+    let dmesg = dir.join("vmcore-dmesg.txt");
+    debugfs_get(&disk, &format!("{ddir}/vmcore"), &out)?;
+    debugfs_get(&disk, &format!("{ddir}/vmcore-dmesg.txt"), &dmesg)?;
+    let data = std::fs::read(&out)?;
+    ensure!(
+        data.starts_with(b"KDUMP   "),
+        "{} is not a kdump-compressed file",
+        out.display()
+    );
+    let dm = std::fs::read_to_string(&dmesg).unwrap_or_default();
+    let sysrq = dm
+        .lines()
+        .find(|l| l.contains("sysrq: Trigger a crash"))
+        .map(str::trim)
+        .unwrap_or("(no sysrq line)");
 
     println!(
         "\nTimeline (host seconds since QEMU start; {:.1} s of preparation before):",
@@ -229,13 +164,30 @@ pub fn demo() -> Result<()> {
     for (t, what) in &timeline {
         println!("  {t:>7.1} s  {what}");
     }
+    let at = |what: &str| {
+        timeline
+            .iter()
+            .find(|t| t.1.contains(what))
+            .map_or(0.0, |t| t.0)
+    };
+    let (crash_at, done_at) = (at("sysrq-c"), at("vmcore complete"));
+    println!("  sysrq-c to dump complete: {:.1} s", done_at - crash_at);
+    println!("\n{}", loaded.trim());
+    println!("{}", written.trim());
+    println!("{}", saved.trim());
     println!(
-        "\n/proc/vmcore: {:.1} MB; filtered with {filter} -d 31 -c: {} ({:.1} MB)",
-        size.parse::<f64>().unwrap_or(0.0) / 1e6,
+        "\n/proc/vmcore: {:.1} MB; read back with debugfs: {}/vmcore -> {} ({:.1} MB, kdump-compressed, lzo)",
+        size / 1e6,
+        ddir,
         out.display(),
-        out_size as f64 / 1e6
+        data.len() as f64 / 1e6
     );
-    println!("\nPages per class ({filter} --message-level 31, 4 KiB pages):");
+    println!(
+        "vmcore-dmesg.txt: {} ({} lines; {sysrq})",
+        dmesg.display(),
+        dm.lines().count()
+    );
+    println!("\nPages per class (kdump save, --message-level 23, 4 KiB pages):");
     let rows = [
         ("zero", stats.zero),
         ("cache", stats.cache),

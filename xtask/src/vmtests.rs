@@ -13,7 +13,7 @@ use crate::qemu::{debugfs_read, Disk, Guest, GuestSpec};
 use anyhow::{bail, ensure, Context, Result};
 use std::time::Duration;
 
-mod kdump;
+pub(crate) mod kdump;
 mod kexec;
 mod reserve;
 
@@ -95,9 +95,19 @@ pub const TESTS: &[VmTest] = &[
         run: || kdump::e2e(Series::V6_12),
     },
     VmTest {
-        name: "kdump-e2e-debian-6.1",
-        about: "timing reference: Debian kexec -p + makedumpfile -l -d 31 to ext4 in the same guest (6.1)",
-        run: || kdump::e2e_debian(Series::V6_1),
+        name: "kdump-timing-6.1",
+        about: "sysrq-c to dump complete: Debian kexec -p + makedumpfile vs kdump load + kdump save, same guest, back to back (6.1)",
+        run: || kdump::timing(Series::V6_1),
+    },
+    VmTest {
+        name: "kdump-nfs-6.1",
+        about: "kdump save to nfs 10.0.2.2:/export (a userspace NFSv3 server on the host's loopback) (6.1)",
+        run: || kdump::nfs(Series::V6_1),
+    },
+    VmTest {
+        name: "kdump-rootfs-6.1",
+        about: "missing LABEL= target: failure_action dump_to_rootfs saves on the root fs, final_action poweroff powers off (6.1)",
+        run: || kdump::rootfs_poweroff(Series::V6_1),
     },
     VmTest {
         name: "reserve-service-6.1",

@@ -55,6 +55,10 @@ pub struct SaveOptions {
     pub no_action: bool,
     /// Also write vmcore-dmesg.txt (kdump-utils does).
     pub dmesg: bool,
+    /// Mount options for an nfs target (default `nolock`). kdump-utils takes them from the
+    /// export's mount in the first kernel; without a mount.nfs helper the kernel needs
+    /// `addr=` and, without rpcbind on the server, `port=` and `mountport=`.
+    pub nfs_options: Option<String>,
 }
 
 impl Default for SaveOptions {
@@ -70,6 +74,7 @@ impl Default for SaveOptions {
             devices: None,
             no_action: false,
             dmesg: true,
+            nfs_options: None,
         }
     }
 }
@@ -95,6 +100,8 @@ pub struct SaveReport {
     pub action: String,
     /// kdump_pre refused the dump.
     pub pre_failed: bool,
+    /// The dump dump_to_rootfs saved on the root file system (failure_action dump_to_rootfs).
+    pub rootfs_vmcore: Option<String>,
 }
 
 impl SaveReport {
@@ -434,7 +441,8 @@ fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(
                 }
                 (None, TargetPlan::Nfs { server, export }) => {
                     let what = format!("{server}:{export}");
-                    target::mount("nfs", &what, &opts.mount_dir, Some("nolock"))
+                    let o = opts.nfs_options.as_deref().unwrap_or("nolock");
+                    target::mount("nfs", &what, &opts.mount_dir, Some(o))
                         .map_err(|e| e.to_string())?;
                     opts.mount_dir.clone()
                 }
@@ -499,33 +507,89 @@ fn power(cmd: &str, no_action: bool) -> String {
     }
 }
 
-fn final_action(a: FinalAction, no_action: bool) -> String {
+fn final_cmd(a: FinalAction) -> &'static str {
     match a {
-        FinalAction::Reboot => power("reboot", no_action),
-        FinalAction::Halt => power("halt", no_action),
-        FinalAction::Poweroff => power("poweroff", no_action),
+        FinalAction::Reboot => "reboot",
+        FinalAction::Halt => "halt",
+        FinalAction::Poweroff => "poweroff",
     }
 }
 
-fn failure_action(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> String {
-    let fin = |r: String| {
-        format!(
-            "{r}, then final action {}",
-            final_action(plan.final_action, opts.no_action)
-        )
-    };
-    match &plan.failure_action {
-        FailureAction::Reboot => power("reboot", opts.no_action),
-        FailureAction::Halt => power("halt", opts.no_action),
-        FailureAction::Poweroff => power("poweroff", opts.no_action),
-        FailureAction::Shell => {
-            if opts.no_action {
-                return fin("shell (not run: --no-action)".into());
-            }
-            eprintln!("kdump: entering the kdump emergency shell; exit it to continue");
-            let _ = Command::new("sh").arg("-i").status();
-            fin("shell".into())
+/// The first step of the action that ends `kdump save`.
+enum Head {
+    /// `reboot -f`, `halt -f` or `poweroff -f`.
+    Power(&'static str),
+    /// The emergency shell.
+    Shell,
+    /// A failure_action command run with `sh -c`.
+    Command(String),
+    /// Already carried out before the action (dump_to_rootfs): its outcome.
+    Done(String),
+}
+
+/// What ends `kdump save`: a first step, then (for shell, a command or dump_to_rootfs) the
+/// final action.
+struct Action {
+    head: Head,
+    then_final: Option<FinalAction>,
+}
+
+impl Action {
+    fn describe(&self) -> String {
+        let head = match &self.head {
+            Head::Power(c) => (*c).to_string(),
+            Head::Shell => "shell".into(),
+            Head::Command(c) => c.clone(),
+            Head::Done(t) => t.clone(),
+        };
+        match self.then_final {
+            Some(f) => format!("{head}, then final action {}", final_cmd(f)),
+            None => head,
         }
+    }
+
+    fn run(self, no_action: bool) -> String {
+        let head = match self.head {
+            Head::Power(c) => power(c, no_action),
+            Head::Shell if no_action => "shell (not run: --no-action)".into(),
+            Head::Shell => {
+                eprintln!("kdump: entering the kdump emergency shell; exit it to continue");
+                let _ = Command::new("sh").arg("-i").status();
+                "shell".into()
+            }
+            Head::Command(c) if no_action => format!("{c} (not run: --no-action)"),
+            Head::Command(c) => {
+                let _ = Command::new("sh").arg("-c").arg(&c).status();
+                c
+            }
+            Head::Done(t) => t,
+        };
+        match self.then_final {
+            Some(f) => format!(
+                "{head}, then final action {}",
+                power(final_cmd(f), no_action)
+            ),
+            None => head,
+        }
+    }
+}
+
+fn final_action(a: FinalAction) -> Action {
+    Action {
+        head: Head::Power(final_cmd(a)),
+        then_final: None,
+    }
+}
+
+/// The failure action; dump_to_rootfs is carried out here (before the report is shown).
+fn failure_action(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Action {
+    let fin = Some(plan.final_action);
+    let (head, then_final) = match &plan.failure_action {
+        FailureAction::Reboot => (Head::Power("reboot"), None),
+        FailureAction::Halt => (Head::Power("halt"), None),
+        FailureAction::Poweroff => (Head::Power("poweroff"), None),
+        FailureAction::Shell => (Head::Shell, fin),
+        FailureAction::Command(c) => (Head::Command(c.clone()), fin),
         FailureAction::DumpToRootfs => {
             let mut o = opts.clone();
             o.target_root = Some(opts.rootfs.clone());
@@ -544,40 +608,161 @@ fn failure_action(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> S
                 ),
                 Err(e) => format!("dump_to_rootfs failed: {e}"),
             };
+            report.rootfs_vmcore = r2.vmcore;
             report.warnings.extend(r2.warnings);
-            fin(text)
+            (Head::Done(text), fin)
         }
-        FailureAction::Command(c) => {
-            if opts.no_action {
-                return fin(format!("{c} (not run: --no-action)"));
-            }
-            let _ = Command::new("sh").arg("-c").arg(c).status();
-            fin(c.clone())
-        }
-    }
+    };
+    Action { head, then_final }
 }
 
 /// `kdump save`: pre hooks, dump, post hooks, then the final or failure action.
 pub fn save(plan: &Plan, opts: &SaveOptions) -> SaveReport {
+    save_with(plan, opts, |_| {})
+}
+
+/// [`save`], calling `before_action` with the report just before the final or failure action
+/// runs: the dump, the hooks and dump_to_rootfs are done, and [`SaveReport::action`] says what
+/// is about to run. It is the last chance to print anything when that action powers off.
+/// Afterwards `action` says what was run.
+pub fn save_with(
+    plan: &Plan,
+    opts: &SaveOptions,
+    before_action: impl FnOnce(&SaveReport),
+) -> SaveReport {
     let mut report = SaveReport::default();
     let started = Instant::now();
-    if let Err(e) = do_pre(plan, &mut report.warnings) {
-        report.pre_failed = true;
-        report.error = Some(e);
-        report.action = final_action(plan.final_action, opts.no_action);
-        return report;
-    }
-    let r = do_dump(plan, opts, &mut report);
-    report.seconds = started.elapsed().as_secs_f64();
-    let status = i32::from(r.is_err());
-    if let Err(e) = r {
-        report.error = Some(e);
-    }
-    do_post(plan, status, &mut report.warnings);
-    report.action = if report.error.is_some() {
-        failure_action(plan, opts, &mut report)
-    } else {
-        final_action(plan.final_action, opts.no_action)
+    let action = match do_pre(plan, &mut report.warnings) {
+        Err(e) => {
+            report.pre_failed = true;
+            report.error = Some(e);
+            final_action(plan.final_action)
+        }
+        Ok(()) => {
+            let r = do_dump(plan, opts, &mut report);
+            report.seconds = started.elapsed().as_secs_f64();
+            let status = i32::from(r.is_err());
+            if let Err(e) = r {
+                report.error = Some(e);
+            }
+            do_post(plan, status, &mut report.warnings);
+            if report.error.is_some() {
+                failure_action(plan, opts, &mut report)
+            } else {
+                final_action(plan.final_action)
+            }
+        }
     };
+    report.action = action.describe();
+    before_action(&report);
+    report.action = action.run(opts.no_action);
     report
+}
+
+/// The `--message-level` the plan's core_collector asks for (makedumpfile's default 7 when it
+/// is not makedumpfile/dumpfilter or its options do not parse); bit 16 asks for the page
+/// statistics report.
+pub fn collector_message_level(plan: &Plan) -> u8 {
+    match plan.collector.kind {
+        CollectorKind::Other => dumpfilter_options::DEFAULT_MESSAGE_LEVEL,
+        _ => plan
+            .collector
+            .argv
+            .get(1..)
+            .and_then(|a| dumpfilter_options::parse_collector(a).ok())
+            .map_or(dumpfilter_options::DEFAULT_MESSAGE_LEVEL, |o| {
+                o.effective_message_level()
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conf: &str) -> Plan {
+        let c = kdump_conf::check(conf);
+        assert!(c.is_valid(), "{conf}: {:?}", c.diagnostics);
+        kdump_conf::plan(&c.config)
+    }
+
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("kdump-save-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn dump_to_rootfs_runs_before_the_report_and_the_final_action() {
+        let d = scratch("rootfs");
+        let vmcore = d.join("vmcore.in");
+        std::fs::write(&vmcore, b"not really a vmcore").unwrap();
+        let rootfs = d.join("sysroot");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        let p = plan("ext4 LABEL=missing\npath /var/crash\ncore_collector cp\nfailure_action dump_to_rootfs\nfinal_action poweroff\n");
+        let o = SaveOptions {
+            vmcore: vmcore.clone(),
+            rootfs: rootfs.clone(),
+            devices: Some(Vec::new()),
+            no_action: true,
+            dmesg: false,
+            ..SaveOptions::default()
+        };
+        let mut seen = None;
+        let r = save_with(&p, &o, |r| {
+            seen = Some((r.action.clone(), r.rootfs_vmcore.clone(), r.error.clone()))
+        });
+        let (action, saved, error) = seen.expect("before_action was called");
+        let saved = saved.expect("dump_to_rootfs saved a dump before the action");
+        assert!(saved.starts_with(&rootfs.display().to_string()), "{saved}");
+        assert_eq!(std::fs::read(&saved).unwrap(), b"not really a vmcore");
+        assert!(error.unwrap().contains("LABEL=missing"));
+        assert_eq!(
+            action,
+            format!("dump_to_rootfs saved {saved}, then final action poweroff")
+        );
+        assert_eq!(
+            r.action,
+            format!(
+                "dump_to_rootfs saved {saved}, then final action poweroff (not run: --no-action)"
+            )
+        );
+        assert_eq!(r.exit_code(), 1);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn the_report_names_the_final_action_before_it_runs() {
+        let d = scratch("final");
+        let vmcore = d.join("vmcore.in");
+        std::fs::write(&vmcore, b"x").unwrap();
+        let p = plan("path /var/crash\ncore_collector cp\nfinal_action halt\n");
+        let o = SaveOptions {
+            vmcore,
+            target_root: Some(d.join("root")),
+            no_action: true,
+            dmesg: false,
+            ..SaveOptions::default()
+        };
+        let mut before = String::new();
+        let r = save_with(&p, &o, |r| {
+            assert!(r.vmcore.is_some() && r.error.is_none());
+            before = r.action.clone();
+        });
+        assert_eq!(before, "halt");
+        assert_eq!(r.action, "halt (not run: --no-action)");
+        assert_eq!(r.exit_code(), 0);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn collector_message_level_reads_the_collector_options() {
+        let p = plan("core_collector makedumpfile -l --message-level 23 -d 31\n");
+        assert_eq!(collector_message_level(&p), 23);
+        let p = plan("core_collector makedumpfile -l -d 31\n");
+        assert_eq!(collector_message_level(&p), 7);
+        let p = plan("core_collector cp\n");
+        assert_eq!(collector_message_level(&p), 7);
+    }
 }

@@ -15,7 +15,7 @@ const USAGE: &str = "usage:
   kdump unload
   kdump save   [--config FILE | --kdump-tools FILE] [--vmcore FILE] [--target-root DIR]
                [--mount-dir DIR] [--rootfs DIR] [--host NAME] [--device DEV]...
-               [--ssh-option OPT]... [--no-dmesg] [--no-action]
+               [--ssh-option OPT]... [--nfs-options OPTS] [--no-dmesg] [--no-action]
   kdump propagate [--config FILE | --kdump-tools FILE] [--ssh-option OPT]...";
 
 #[derive(Default)]
@@ -35,6 +35,7 @@ struct Args {
     host: Option<String>,
     devices: Vec<String>,
     ssh_options: Vec<String>,
+    nfs_options: Option<String>,
     no_dmesg: bool,
     no_action: bool,
 }
@@ -78,6 +79,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
             "--host" => a.host = Some(value()?),
             "--device" => a.devices.push(value()?),
             "--ssh-option" => a.ssh_options.push(value()?),
+            "--nfs-options" => a.nfs_options = Some(value()?),
             "--no-dmesg" => a.no_dmesg = true,
             "--no-action" => a.no_action = true,
             other => return Err(format!("unexpected argument `{other}`")),
@@ -245,38 +247,52 @@ pub fn save(rest: &[String]) -> ExitCode {
         o.devices = Some(a.devices.iter().map(PathBuf::from).collect());
     }
     o.no_action = a.no_action;
+    o.nfs_options = a.nfs_options.clone();
     o.dmesg = !a.no_dmesg;
     eprintln!(
         "kdump: saving {} with `{}`",
         o.vmcore.display(),
         plan.collector.argv.join(" ")
     );
-    let r = save::save(&plan, &o);
-    for w in &r.warnings {
-        eprintln!("kdump save: warning: {w}");
-    }
-    if let Some(out) = &r.outcome {
-        eprintln!(
-            "kdump: {} pages written, {} bytes, dump level {}",
-            out.write.pages, out.write.file_size, out.level
-        );
-    }
-    match (&r.error, &r.vmcore) {
-        (None, Some(v)) => println!(
-            "kdump: saving vmcore complete: {v} ({:.2} s{})",
-            r.seconds,
-            if r.dmesg_saved {
-                ", vmcore-dmesg.txt saved"
-            } else {
-                ""
+    let level = save::collector_message_level(&plan);
+    let no_action = o.no_action;
+    // Everything is printed before the final/failure action runs: it may power off.
+    let r = save::save_with(&plan, &o, |r| {
+        for w in &r.warnings {
+            eprintln!("kdump save: warning: {w}");
+        }
+        if let Some(out) = &r.outcome {
+            if level & 16 != 0 {
+                eprint!("\n{}\n", out.stats);
             }
-        ),
-        (Some(e), _) => eprintln!(
-            "kdump save: saving vmcore failed: {e} (location {})",
-            r.location
-        ),
-        _ => {}
-    }
+            eprintln!(
+                "kdump: {} pages written, {} bytes, dump level {}",
+                out.write.pages, out.write.file_size, out.level
+            );
+        }
+        match (&r.error, &r.vmcore) {
+            (None, Some(v)) => println!(
+                "kdump: saving vmcore complete: {v} ({:.2} s{})",
+                r.seconds,
+                if r.dmesg_saved {
+                    ", vmcore-dmesg.txt saved"
+                } else {
+                    ""
+                }
+            ),
+            (Some(e), _) if r.location.is_empty() => {
+                eprintln!("kdump save: saving vmcore failed: {e}")
+            }
+            (Some(e), _) => eprintln!(
+                "kdump save: saving vmcore failed: {e} (location {})",
+                r.location
+            ),
+            _ => {}
+        }
+        if !no_action {
+            println!("kdump: running action: {}", r.action);
+        }
+    });
     println!("kdump: action: {}", r.action);
     ExitCode::from(r.exit_code())
 }

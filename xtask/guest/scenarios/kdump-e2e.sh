@@ -2,8 +2,6 @@
 # /vmlinuz + /initrd.img as the panic kernel; workload; sysrq-c. The capture kernel runs
 # kdump-e2e-capture (named in KDUMP_COMMANDLINE_APPEND; kdumprs.scenario is removed by
 # KDUMP_COMMANDLINE_REMOVE, as kdumpctl edits the command line).
-#   kdumprs.e2e=ours|debian   ours: `kdump load`; debian: kexec -p with the same command line
-mode=$(karg kdumprs.e2e ours)
 mkdir -p /etc
 cat > /etc/kdump.conf <<EOF
 ext4 LABEL=kdumpfs
@@ -17,25 +15,17 @@ EOF
 mkdir -p /etc/sysconfig && mv /etc/sysconfig-kdump /etc/sysconfig/kdump
 result crash_size "$(cat /sys/kernel/kexec_crash_size)"
 kdump check; result check_rc $?
-# the command line kdump would use, for the debian mode too
 kdump load --kernel /vmlinuz --initrd /initrd.img --dry-run > /tmp/plan.txt 2>&1; result dry_rc $?
-cmdline=$(sed -n 's/^cmdline: //p' /tmp/plan.txt)
-mark "capture cmdline: $cmdline"
+mark "capture cmdline: $(sed -n 's/^cmdline: //p' /tmp/plan.txt)"
 t0=$(uptime_s)
-case $mode in
-debian) kexec -p /vmlinuz --initrd=/initrd.img --append="$cmdline"; rc=$? ;;
-*)      kdump load --kernel /vmlinuz --initrd /initrd.img; rc=$? ;;
-esac
+kdump load --kernel /vmlinuz --initrd /initrd.img; rc=$?
 result load_rc "$rc"
-result load_mode "$mode"
 result loaded "$(cat /sys/kernel/kexec_crash_loaded)"
-mark "panic kernel loaded ($mode) rc=$rc in $(awk "BEGIN{print $(uptime_s)-$t0}")s"
+mark "panic kernel loaded rc=$rc in $(awk "BEGIN{print $(uptime_s)-$t0}")s"
 [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || exit 1
-if [ "$mode" = ours ]; then
-    kdump unload; result unload_rc $?
-    result unloaded "$(cat /sys/kernel/kexec_crash_loaded)"
-    kdump load --kernel /vmlinuz --initrd /initrd.img > /dev/null; result reload_rc $?
-fi
+kdump unload; result unload_rc $?
+result unloaded "$(cat /sys/kernel/kexec_crash_loaded)"
+kdump load --kernel /vmlinuz --initrd /initrd.img > /dev/null; result reload_rc $?
 workload "$(karg kdumprs.anon_mb 30)" "$(karg kdumprs.huge 0)"
 sync
 echo "KDUMPRS-CRASH uptime=$(uptime_s)"

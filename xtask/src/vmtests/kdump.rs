@@ -6,6 +6,8 @@
 //! back without mounting (debugfs); pages are compared with crates/kdump-service's
 //! `dump-diff` example.
 
+mod nfsd;
+
 use super::expect;
 use crate::initramfs;
 use crate::kernel::{Kernel, Series};
@@ -159,12 +161,12 @@ fn field(line: &str, key: &str) -> u64 {
 }
 
 /// Boots the e2e pair; returns the guest and the seconds from sysrq-c to the first save done.
-fn run(series: Series, mode: &str) -> Result<(Guest, Disks, f64)> {
+fn run(series: Series) -> Result<(Guest, Disks, f64)> {
     let k = Kernel::get(series)?;
-    let name = format!("kdump-e2e-{mode}-{}", series.name());
+    let name = format!("kdump-e2e-ours-{}", series.name());
     let mut spec = GuestSpec::new(&name, &k, "kdump-e2e");
     spec.mem_mb = 1024;
-    spec.append = format!("crashkernel=192M hugepages=8 kdumprs.huge=4 kdumprs.e2e={mode}");
+    spec.append = "crashkernel=192M hugepages=8 kdumprs.huge=4".into();
     spec.initramfs = initramfs::Spec {
         ours: true,
         kexec_payload: true,
@@ -195,7 +197,7 @@ fn run(series: Series, mode: &str) -> Result<(Guest, Disks, f64)> {
 /// `kdump load` in the first kernel, `kdump save` to ext4 LABEL=, raw and ext3 /dev/vdc1 in the
 /// capture kernel; every dump complete and page-equal to Debian makedumpfile's of the same crash.
 pub fn e2e(series: Series) -> Result<()> {
-    let (g, d, saved_s) = run(series, "ours")?;
+    let (g, d, saved_s) = run(series)?;
     for (k, v) in [
         ("check_rc", "0"),
         ("load_rc", "0"),
@@ -290,16 +292,333 @@ pub fn e2e(series: Series) -> Result<()> {
     Ok(())
 }
 
-/// The same crash-to-dump path with Debian's kexec -p + makedumpfile (timing reference).
-pub fn e2e_debian(series: Series) -> Result<()> {
-    let (g, d, saved_s) = run(series, "debian")?;
-    expect(&g, "load_rc", "0")?;
-    expect(&g, "save_label_rc", "0")?;
-    let dirs = dump_dirs(&d.label, "/var/crash")?;
-    ensure!(dirs.len() == 1, "dump directories: {dirs:?}");
+/// A 256 MiB ext4 image labelled `kdumpfs` (the LABEL= target of kdump-cycle).
+pub fn label_disk(path: &Path) -> Result<()> {
+    sparse(path, 256 * MIB)?;
+    sh(Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", "kdumpfs"])
+        .arg(path))?;
+    Ok(())
+}
+
+/// The one dump directory under `dir` of an ext image and its listing.
+pub fn only_dump_dir(image: &Path, dir: &str, host: &str) -> Result<(String, String)> {
+    let out = debugfs_ls(image, dir)?;
+    let dirs: Vec<&str> = out
+        .split_whitespace()
+        .filter(|w| w.starts_with(&format!("{host}-")))
+        .collect();
+    ensure!(
+        dirs.len() == 1,
+        "expected one {host}-* dump directory under {dir} in {}: {out}",
+        image.display()
+    );
+    let d = format!("{dir}/{}", dirs[0]);
+    let listing = debugfs_ls(image, &d)?;
+    Ok((d, listing))
+}
+
+/// Copies a file out of an ext image (debugfs, never mounted).
+pub fn debugfs_get(image: &Path, from: &str, to: &Path) -> Result<()> {
+    debugfs_dump(image, from, to)
+}
+
+/// Host-clock times of one kdump-cycle run.
+pub struct CycleTimes {
+    /// sysrq-c (KDUMPRS-CRASH seen) to the capture kernel's /init running the scenario.
+    pub to_capture: f64,
+    /// sysrq-c to the dump complete on disk (KDUMPRS-SAVED).
+    pub to_saved: f64,
+    /// The capture kernel's uptime at KDUMPRS-CAPTURE and KDUMPRS-SAVED (guest clock).
+    pub capture_uptimes: (f64, f64),
+}
+
+fn uptime_of(line: &str) -> f64 {
+    line.split("uptime=")
+        .nth(1)
+        .and_then(|u| u.split_whitespace().next())
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// One kdump-cycle guest (6.1 or 6.12, 1 GiB, crashkernel=192M, workload 30 MiB + 4 huge
+/// pages) with `append` added, vda = `disk`; returns after QEMU exits.
+pub fn cycle(
+    series: Series,
+    name: &str,
+    append: &str,
+    disks: Vec<Disk>,
+    extra: Vec<(String, PathBuf)>,
+) -> Result<(Guest, CycleTimes)> {
+    cycle_with(series, name, append, disks, extra, false)
+}
+
+/// [`cycle`]; with `action_run` (kdumprs.action=run) the final/failure action ends the guest:
+/// no KDUMPRS-SAVED/KDUMPRS-DONE, only QEMU's exit is awaited (the times stay NaN).
+fn cycle_with(
+    series: Series,
+    name: &str,
+    append: &str,
+    disks: Vec<Disk>,
+    extra: Vec<(String, PathBuf)>,
+    action_run: bool,
+) -> Result<(Guest, CycleTimes)> {
+    let k = Kernel::get(series)?;
+    let mut spec = GuestSpec::new(name, &k, "kdump-cycle");
+    spec.mem_mb = 1024;
+    spec.append = format!("crashkernel=192M hugepages=8 kdumprs.huge=4 {append}");
+    spec.initramfs = initramfs::Spec {
+        ours: true,
+        kexec_payload: true,
+        extra,
+    };
+    spec.disks = disks;
+    let mut g = Guest::boot(spec)?;
+    g.wait_for("KDUMPRS-CRASH", Duration::from_secs(600))?;
+    let crash = Instant::now();
+    let cap = g.wait_for("KDUMPRS-CAPTURE", Duration::from_secs(600))?;
+    let to_capture = crash.elapsed().as_secs_f64();
+    if action_run {
+        g.wait_exit(Duration::from_secs(900))?;
+        return Ok((
+            g,
+            CycleTimes {
+                to_capture,
+                to_saved: f64::NAN,
+                capture_uptimes: (uptime_of(&cap), f64::NAN),
+            },
+        ));
+    }
+    let saved = g.wait_for("KDUMPRS-SAVED", Duration::from_secs(900))?;
+    let to_saved = crash.elapsed().as_secs_f64();
+    super::finish(
+        &mut g,
+        "kdump-cycle-capture",
+        Duration::from_secs(120),
+        Duration::from_secs(60),
+    )?;
+    Ok((
+        g,
+        CycleTimes {
+            to_capture,
+            to_saved,
+            capture_uptimes: (uptime_of(&cap), uptime_of(&saved)),
+        },
+    ))
+}
+
+/// The dump of a kdump-cycle run on its LABEL=kdumpfs disk: complete (renamed `vmcore`, no
+/// `vmcore-incomplete`), with vmcore-dmesg.txt, a kdump-compressed file. Returns its size.
+fn check_label_dump(g: &Guest, image: &Path) -> Result<u64> {
+    let (d, listing) =
+        only_dump_dir(image, "/var/crash", "127.0.0.1").map_err(|e| g.fail(format!("{e:#}")))?;
+    ensure!(
+        listing.contains("vmcore-dmesg.txt") && !listing.contains("incomplete"),
+        "{}",
+        g.fail(format!("{d} holds: {listing}"))
+    );
+    let out = g.dir.join("vmcore.kdump");
+    debugfs_dump(image, &format!("{d}/vmcore"), &out)?;
+    let head = std::fs::read(&out)?;
+    ensure!(
+        head.starts_with(b"KDUMP   "),
+        "{d}/vmcore is not a kdump-compressed file"
+    );
+    Ok(head.len() as u64)
+}
+
+/// Timing note of issue 7: the same crash-to-dump-complete interval with Debian's kexec -p +
+/// makedumpfile and with `kdump load` + `kdump save`, back to back in the same guest
+/// configuration (same kernel, memory, crashkernel, workload, ext4 LABEL= target,
+/// `makedumpfile -l -d 31`). Prints both numbers and the ratio; asserts only that both dumps
+/// are complete.
+pub fn timing(series: Series) -> Result<()> {
+    let mut rows = Vec::new();
+    for mode in ["debian", "ours"] {
+        let name = format!("kdump-timing-{mode}-{}", series.name());
+        let dir = crate::util::lab_dir().join("vm").join(&name);
+        std::fs::create_dir_all(&dir)?;
+        let disk = dir.join("kdumpfs.img");
+        label_disk(&disk)?;
+        let (g, t) = cycle(
+            series,
+            &name,
+            &format!("kdumprs.mode={mode} kdumprs.conf=label"),
+            vec![Disk::Existing(disk.clone())],
+            Vec::new(),
+        )?;
+        expect(&g, "load_rc", "0")?;
+        expect(&g, "save_rc", "0")?;
+        let size = check_label_dump(&g, &disk)?;
+        rows.push((mode, t, size));
+    }
+    let (d, o) = (&rows[0].1, &rows[1].1);
     eprintln!(
-        "  kdump-e2e-debian {}: sysrq-c to dump complete {saved_s:.1} s (kexec -p + makedumpfile -l -d 31)",
+        "  kdump timing {} (1 GiB, crashkernel=192M, 1 vCPU TCG, `makedumpfile -l -d 31` to ext4 LABEL=kdumpfs; host clock from sysrq-c):",
         series.name()
+    );
+    for (mode, t, size) in &rows {
+        let who = if *mode == "ours" {
+            "ours   kdump load + kdump save      "
+        } else {
+            "Debian kexec -p + makedumpfile      "
+        };
+        eprintln!(
+            "    {who} capture /init {:>5.1} s, dump complete {:>5.1} s (save {:.1} s by the capture kernel's clock), {:.1} MB",
+            t.to_capture,
+            t.to_saved,
+            t.capture_uptimes.1 - t.capture_uptimes.0,
+            *size as f64 / 1e6
+        );
+    }
+    eprintln!(
+        "    ratio ours/Debian: crash to dump complete {:.2}, save step {:.2}",
+        o.to_saved / d.to_saved,
+        (o.capture_uptimes.1 - o.capture_uptimes.0) / (d.capture_uptimes.1 - d.capture_uptimes.0)
+    );
+    Ok(())
+}
+
+/// The 6.1 modules the nfs capture needs, as extra initramfs files in /lib/modules/nfs/
+/// (kdump-cycle-capture.sh insmods them in this order).
+fn nfs_modules(series: Series) -> Result<Vec<(String, PathBuf)>> {
+    let k = Kernel::get(series)?;
+    let base = k.modules().join("kernel");
+    let mut v = Vec::new();
+    for m in [
+        "drivers/net/ethernet/intel/e1000/e1000",
+        "net/sunrpc/sunrpc",
+        "fs/nfs_common/grace",
+        "fs/lockd/lockd",
+        "fs/nfs_common/nfs_acl",
+        "fs/netfs/netfs",
+        "fs/fscache/fscache",
+        "fs/nfs/nfs",
+        "fs/nfs/nfsv3",
+    ] {
+        let p = base.join(format!("{m}.ko"));
+        ensure!(
+            p.exists(),
+            "{} is missing (the nfs test uses 6.1's uncompressed modules)",
+            p.display()
+        );
+        let name = m.rsplit('/').next().unwrap_or(m);
+        v.push((format!("lib/modules/nfs/{name}.ko"), p));
+    }
+    Ok(v)
+}
+
+/// `nfs 10.0.2.2:/export`: `kdump save` mounts the export of a userspace NFSv3 server that this
+/// test runs on 127.0.0.1 (an ephemeral port, a fresh export directory; QEMU's user network
+/// maps 10.0.2.2 to the host's loopback) and writes
+/// `/export/var/crash/10.0.2.15-DATE/{vmcore,vmcore-dmesg.txt}`.
+pub fn nfs(series: Series) -> Result<()> {
+    let name = format!("kdump-nfs-{}", series.name());
+    let dir = crate::util::lab_dir().join("vm").join(&name);
+    let export = dir.join("export");
+    let _ = std::fs::remove_dir_all(&export);
+    std::fs::create_dir_all(&export)?;
+    let server = nfsd::start(&export)?;
+    let port = server.port;
+    let (g, t) = cycle(
+        series,
+        &name,
+        &format!("kdumprs.mode=ours kdumprs.conf=nfs kdumprs.nfsport={port}"),
+        Vec::new(),
+        nfs_modules(series)?,
+    )?;
+    let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
+    drop(server);
+    expect(&g, "save_rc", "0")?;
+    let crash = export.join("var/crash");
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&crash)
+        .with_context(|| format!("{} (nothing arrived over NFS)", crash.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    ensure!(
+        dirs.len() == 1
+            && dirs[0]
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("10.0.2.15-")),
+        "{}",
+        g.fail(format!("dump directories over NFS: {dirs:?}"))
+    );
+    let d = &dirs[0];
+    ensure!(
+        !d.join("vmcore-incomplete").exists() && d.join("vmcore-dmesg.txt").exists(),
+        "{}: incomplete or without vmcore-dmesg.txt",
+        d.display()
+    );
+    let vmcore = std::fs::read(d.join("vmcore"))?;
+    ensure!(
+        vmcore.starts_with(b"KDUMP   ") && vmcore.len() > 1 << 20,
+        "{}/vmcore is not a kdump-compressed dump",
+        d.display()
+    );
+    let mut served: Vec<String> = calls.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    served.sort();
+    eprintln!(
+        "  kdump-nfs {}: {}/vmcore {:.1} MB over NFSv3 (sysrq-c to dump complete {:.1} s); server calls: {}",
+        series.name(),
+        d.display(),
+        vmcore.len() as f64 / 1e6,
+        t.to_saved,
+        served.join(", ")
+    );
+    Ok(())
+}
+
+/// A target that cannot be found (`ext4 LABEL=missing`) with `failure_action dump_to_rootfs`
+/// and `final_action poweroff`, run for real: the dump lands on the root file system (vda,
+/// mounted on /sysroot as the capture initramfs would) and `kdump save` powers the guest off
+/// (the kernel's "reboot: Power down", QEMU exits, /init never reports DONE).
+pub fn rootfs_poweroff(series: Series) -> Result<()> {
+    let name = format!("kdump-rootfs-{}", series.name());
+    let dir = crate::util::lab_dir().join("vm").join(&name);
+    std::fs::create_dir_all(&dir)?;
+    let root = dir.join("rootfs.img");
+    sparse(&root, 256 * MIB)?;
+    sh(Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", "root"])
+        .arg(&root))?;
+    let (g, _) = cycle_with(
+        series,
+        &name,
+        "kdumprs.mode=ours kdumprs.conf=rootfs kdumprs.action=run",
+        vec![Disk::Existing(root.clone())],
+        Vec::new(),
+        true,
+    )?;
+    let log = g.log();
+    let capture = log.split("KDUMPRS-CAPTURE").nth(1).unwrap_or_default();
+    for (what, needle) in [
+        (
+            "the missing target is reported",
+            "saving vmcore failed: dump target LABEL=missing: no such device",
+        ),
+        (
+            "dump_to_rootfs ran, then poweroff",
+            "kdump: running action: dump_to_rootfs saved /sysroot/var/crash/127.0.0.1-",
+        ),
+        ("the kernel powered off", "reboot: Power down"),
+    ] {
+        ensure!(
+            capture.contains(needle),
+            "{}",
+            g.fail(format!("{what}: `{needle}` not in the capture log"))
+        );
+    }
+    ensure!(
+        !capture.contains("KDUMPRS-DONE") && !capture.contains("kdump save returned"),
+        "{}",
+        g.fail("kdump save returned: the guest was powered off by /init, not by final_action")
+    );
+    let size = check_label_dump(&g, &root)?;
+    eprintln!(
+        "  kdump-rootfs {}: LABEL=missing failed, dump_to_rootfs left a complete {:.1} MB vmcore on the root fs, final_action poweroff powered the guest off",
+        series.name(),
+        size as f64 / 1e6
     );
     Ok(())
 }
