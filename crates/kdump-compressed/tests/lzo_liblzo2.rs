@@ -120,6 +120,16 @@ fn multi_chunk_inputs() -> Vec<(String, Vec<u8>)> {
             [vec![1u8; 49_150], noise(49_160), a[..20].to_vec()].concat(),
         ),
         ("mixed".into(), mixed),
+        (
+            "match-to-chunk-end-then-2-literals".into(),
+            [
+                vec![0u8; 49_152],
+                vec![1, 2],
+                vec![0u8; 100],
+                a[..5_000].to_vec(),
+            ]
+            .concat(),
+        ),
     ]
 }
 
