@@ -8,23 +8,17 @@
 //! input excluded are written as zeros where a segment spans them.
 
 use crate::progress::Indicator;
+use crate::NullSink;
 use kdump_compressed::elf::{self, Phdr};
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::source::{FileSource, ReadAt};
-use kdump_compressed::write::{Bitmaps, LimitedSink, MemBitmaps, Sink};
+use kdump_compressed::write::{Bitmaps, LimitedSink, MemBitmaps};
 use kdump_service::collector;
 use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
 use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use vmcore::PhysMemory;
-
-struct NullSink;
-impl Sink for NullSink {
-    fn write_at(&mut self, _: u64, _: &[u8]) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// What was written.
 pub struct ElfOutcome {

@@ -10,11 +10,20 @@ mod progress;
 mod split;
 
 use dumpfilter_options::{Compression, Mode, Options};
-use kdump_service::collector::{self, DumpOutcome, DumpRequest, Output};
+use kdump_service::collector::{self, DumpRequest, Output};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// A sink that drops what is written (`--dry-run`).
+pub(crate) struct NullSink;
+
+impl kdump_compressed::write::Sink for NullSink {
+    fn write_at(&mut self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("dumpfilter: {msg}");
@@ -109,18 +118,18 @@ fn run(opts: &Options) -> Result<(), String> {
                     opts.size_limit,
                     progress::Indicator::new(level, "Copying data", 1),
                 )?;
-                if level & 16 != 0 || opts.show_stats {
-                    eprint!("\n{}", out.stats);
-                }
-                if level & 4 != 0 {
-                    eprintln!(
-                        "\ndumpfilter Completed (ELF, {} pages, {} bytes, {:.2} s).",
-                        out.pages,
-                        out.file_size,
-                        t.elapsed().as_secs_f64()
-                    );
-                }
-                return Ok(());
+                return finish(
+                    opts,
+                    &Report {
+                        what: "ELF",
+                        level: opts.dump_level(),
+                        stats: out.stats,
+                        pages: out.pages,
+                        file_size: out.file_size,
+                        seconds: t.elapsed().as_secs_f64(),
+                    },
+                    dumpfile.as_slice(),
+                );
             }
             if let Some(v) = opts.vtop {
                 let mut out = std::io::stdout().lock();
@@ -150,37 +159,44 @@ fn run(opts: &Options) -> Result<(), String> {
             };
             let t = Instant::now();
             let out = collector::run(req).map_err(|f| f.message)?;
-            if level & 16 != 0 || opts.show_stats {
-                eprint!("\n{}", out.stats);
-            }
-            if let Some(path) = &opts.stats_json {
-                std::fs::write(path, stats_json(&out, t.elapsed().as_secs_f64()))
-                    .map_err(|e| format!("{path}: {e}"))?;
-            }
-            if level & 4 != 0 {
-                match dumpfile {
-                    Some(p) if !opts.dry_run => eprintln!("\nThe dumpfile is saved to {p}."),
-                    _ => {}
-                }
-                eprintln!(
-                    "\ndumpfilter Completed ({} pages, {} bytes, level {}, {:.2} s).",
-                    out.write.pages,
-                    out.write.file_size,
-                    out.level,
-                    t.elapsed().as_secs_f64()
-                );
-            }
-            Ok(())
+            finish(
+                opts,
+                &Report {
+                    what: "kdump-compressed",
+                    level: out.level,
+                    stats: out.stats,
+                    pages: out.write.pages,
+                    file_size: out.write.file_size,
+                    seconds: t.elapsed().as_secs_f64(),
+                },
+                dumpfile.as_slice(),
+            )
         }
-        Mode::Split { vmcore, dumpfiles } => split::run(
-            Path::new(vmcore),
-            dumpfiles,
-            opts.dump_level(),
-            collector::codec(opts.compression),
-            collector::threads(opts),
-            opts.force,
-            level,
-        ),
+        Mode::Split { vmcore, dumpfiles } => {
+            let t = Instant::now();
+            let out = split::run(
+                Path::new(vmcore),
+                dumpfiles,
+                opts.dump_level(),
+                collector::codec(opts.compression),
+                collector::threads(opts),
+                opts.force,
+                opts.dry_run,
+                level,
+            )?;
+            finish(
+                opts,
+                &Report {
+                    what: "split",
+                    level: opts.dump_level(),
+                    stats: out.stats,
+                    pages: out.pages,
+                    file_size: out.file_size,
+                    seconds: t.elapsed().as_secs_f64(),
+                },
+                dumpfiles,
+            )
+        }
         Mode::Reassemble { inputs, dumpfile } => reassemble_split(
             inputs,
             Path::new(dumpfile),
@@ -206,11 +222,44 @@ fn rearrange(path: &Path, force: bool) -> Result<(), String> {
     Ok(())
 }
 
-fn stats_json(o: &DumpOutcome, seconds: f64) -> String {
-    let s = &o.stats;
+/// What a dump wrote, for the closing messages and `--stats-json`.
+struct Report {
+    /// The output format, for the closing line.
+    what: &'static str,
+    level: u8,
+    stats: page_filter::Stats,
+    pages: u64,
+    file_size: u64,
+    seconds: f64,
+}
+
+/// The per-class report (message level 16 or `--show-stats`), `--stats-json`, and the
+/// closing lines (message level 4) naming the files written.
+fn finish(opts: &Options, r: &Report, files: &[String]) -> Result<(), String> {
+    let level = opts.effective_message_level();
+    if level & 16 != 0 || opts.show_stats {
+        eprint!("\n{}", r.stats);
+    }
+    if let Some(path) = &opts.stats_json {
+        std::fs::write(path, stats_json(r)).map_err(|e| format!("{path}: {e}"))?;
+    }
+    if level & 4 != 0 {
+        if !opts.dry_run && !files.is_empty() {
+            eprintln!("\nThe dumpfile is saved to {}.", files.join(", "));
+        }
+        eprintln!(
+            "\ndumpfilter Completed ({}, {} pages, {} bytes, level {}, {:.2} s).",
+            r.what, r.pages, r.file_size, r.level, r.seconds
+        );
+    }
+    Ok(())
+}
+
+fn stats_json(r: &Report) -> String {
+    let s = &r.stats;
     format!(
         "{{\"dump_level\":{},\"zero\":{},\"cache\":{},\"cache_private\":{},\"user\":{},\"free\":{},\"hwpoison\":{},\"offline\":{},\"remaining\":{},\"memory_hole\":{},\"total\":{},\"pages_written\":{},\"file_size\":{},\"seconds\":{:.3}}}\n",
-        o.level,
+        r.level,
         s.zero,
         s.cache,
         s.cache_private,
@@ -221,9 +270,9 @@ fn stats_json(o: &DumpOutcome, seconds: f64) -> String {
         s.remaining(),
         s.memory_hole,
         s.total,
-        o.write.pages,
-        o.write.file_size,
-        seconds
+        r.pages,
+        r.file_size,
+        r.seconds
     )
 }
 

@@ -3,10 +3,12 @@
 //! blocks until it holds its share of the dumped pages).
 
 use crate::progress::Indicator;
+use crate::NullSink;
 use kdump_compressed::codec::Codec;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::write::{write_kdump, Bitmaps, MemBitmaps, WriteOptions};
 use kdump_service::collector;
+use page_filter::Stats;
 use std::path::Path;
 use vmcore::PhysMemory;
 
@@ -63,7 +65,19 @@ pub fn split_ranges(bm: &MemBitmaps, max: u64, page_size: u64, n: usize) -> Vec<
     ranges
 }
 
-/// Filter `vmcore` and write it split over `outputs`.
+/// What a split dump wrote, over all its files.
+pub struct SplitOutcome {
+    /// The page classes (zero pages as the writer found them).
+    pub stats: Stats,
+    /// Pages with a descriptor, in all files.
+    pub pages: u64,
+    /// Bytes, in all files.
+    pub file_size: u64,
+}
+
+/// Filter `vmcore` and write it split over `outputs` (`dry_run`: filter and compress, write
+/// nothing).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     vmcore: &Path,
     outputs: &[String],
@@ -71,19 +85,26 @@ pub fn run(
     codec: Codec,
     threads: usize,
     force: bool,
+    dry_run: bool,
     message_level: u8,
-) -> Result<(), String> {
+) -> Result<SplitOutcome, String> {
     let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread)
         .map_err(|e| format!("{}: {e}", vmcore.display()))?;
-    let (bm, _, max) = collector::classify(&vm, level).map_err(|e| e.to_string())?;
+    let (bm, mut stats, max) = collector::classify(&vm, level).map_err(|e| e.to_string())?;
     let ps = vm.dump().page_size();
     let base = collector::dump_info(&vm, max, level).map_err(|e| e.to_string())?;
     // Every output is created (or refused) before anything is written.
     let mut files = Vec::with_capacity(outputs.len());
     for path in outputs {
-        files.push(collector::open_output(Path::new(path), force).map_err(|e| e.message)?);
+        files.push(if dry_run {
+            None
+        } else {
+            Some(collector::open_output(Path::new(path), force).map_err(|e| e.message)?)
+        });
     }
     let n = outputs.len();
+    let (mut pages, mut file_size) = (0u64, 0u64);
+    stats.zero = 0;
     for (i, ((path, mut f), range)) in outputs
         .iter()
         .zip(files)
@@ -94,28 +115,36 @@ pub fn run(
         let progress = Indicator::new(message_level, &label, ps);
         let mut info = base.clone();
         info.split = Some(range);
-        let stats = write_kdump(
-            &mut f,
-            &info,
-            &bm,
-            |pfn, buf| {
-                vm.dump()
-                    .read_phys(pfn * buf.len() as u64, buf)
-                    .map_err(std::io::Error::other)
-            },
-            &WriteOptions {
-                codec,
-                threads,
-                progress: progress.as_ref().map(Indicator::callback),
-                ..WriteOptions::default()
-            },
-        );
+        let opts = WriteOptions {
+            codec,
+            threads,
+            progress: progress.as_ref().map(Indicator::callback),
+            ..WriteOptions::default()
+        };
+        let read = |pfn: u64, buf: &mut [u8]| {
+            vm.dump()
+                .read_phys(pfn * buf.len() as u64, buf)
+                .map_err(std::io::Error::other)
+        };
+        let written = match f.as_mut() {
+            Some(f) => write_kdump(f, &info, &bm, read, &opts),
+            None => write_kdump(&mut NullSink, &info, &bm, read, &opts),
+        };
         if let Some(p) = &progress {
             p.close();
         }
-        let stats = stats.map_err(|e| format!("writing {path}: {e}"))?;
-        f.set_len(stats.file_size).map_err(|e| e.to_string())?;
-        f.sync_all().ok();
+        let w = written.map_err(|e| format!("writing {path}: {e}"))?;
+        if let Some(f) = f.as_mut() {
+            f.set_len(w.file_size).map_err(|e| e.to_string())?;
+            f.sync_all().ok();
+        }
+        stats.zero += w.zero_pages;
+        pages += w.pages;
+        file_size += w.file_size;
     }
-    Ok(())
+    Ok(SplitOutcome {
+        stats,
+        pages,
+        file_size,
+    })
 }

@@ -441,3 +441,66 @@ fn progress_is_redrawn_in_place_on_a_terminal() {
         assert!(text.contains("[100.0 %]"), "{text:?}");
     }
 }
+
+/// makedumpfile's `-d 31` report for `fx`, from the fixture manifest.
+fn d31_report(fx: &Fixture) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(fixtures_dir().join("manifest.json")).ok()?;
+    let m: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let f = m["fixtures"]
+        .as_array()?
+        .iter()
+        .find(|f| f["name"] == fx.name.as_str())?;
+    let r = f["references"]
+        .as_array()?
+        .iter()
+        .find(|r| r["name"] == "d31")?;
+    Some(r["stats"].clone())
+}
+
+#[test]
+fn stats_json_agrees_with_makedumpfile_in_every_mode_and_dry_run_writes_nothing() {
+    for fx in oracle_fixtures_or_skip("dumpfilter --stats-json") {
+        if fx.vmcore != fx.vmcore_mk {
+            continue;
+        }
+        let Some(want) = d31_report(&fx) else {
+            eprintln!("SKIP --stats-json on {}: no d31 report", fx.name);
+            continue;
+        };
+        let dir = scratch(&format!("cli-stats-{}", fx.name));
+        let modes: [(&[&str], usize); 3] = [
+            (&["-d", "31"], 1),
+            (&["-E", "-d", "31"], 1),
+            (&["--split", "-d", "31"], 2),
+        ];
+        for (args, n) in modes {
+            for dry in [false, true] {
+                let json = fresh(&dir, "stats.json");
+                let outs: Vec<_> = (0..n).map(|i| fresh(&dir, &format!("out{i}"))).collect();
+                let mut cmd = dumpfilter();
+                cmd.args(args).arg("--stats-json").arg(&json);
+                if dry {
+                    cmd.arg("--dry-run");
+                }
+                run_ok(cmd.arg(&fx.vmcore_mk).args(&outs));
+                let got: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+                for (ours, theirs) in [
+                    ("zero", "zero"),
+                    ("cache", "cache"),
+                    ("cache_private", "private_cache"),
+                    ("user", "user"),
+                    ("free", "free"),
+                    ("remaining", "remaining"),
+                    ("total", "total"),
+                    ("memory_hole", "holes"),
+                ] {
+                    assert_eq!(got[ours], want[theirs], "{args:?} dry {dry}: {ours}");
+                }
+                for o in &outs {
+                    assert_eq!(o.exists(), !dry, "{args:?} dry {dry}: {}", o.display());
+                }
+            }
+        }
+    }
+}
