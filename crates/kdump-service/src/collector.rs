@@ -47,6 +47,8 @@ pub struct DumpRequest<'a> {
     pub threads: usize,
     /// Cap on the bytes written (`-L`).
     pub size_limit: Option<u64>,
+    /// Called on the writing thread with (frames done, frames to do) after each batch.
+    pub progress: Option<kdump_compressed::write::Progress>,
 }
 
 /// The result of a successful dump.
@@ -405,6 +407,7 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
         let opts = WriteOptions {
             codec: req.codec,
             threads: req.threads.max(1),
+            progress: req.progress.clone(),
             ..WriteOptions::default()
         };
         let pages = PhysPages {

@@ -219,6 +219,7 @@ fn run_collector(
             codec: collector::codec(o.compression),
             threads: collector::threads(&o),
             size_limit: o.size_limit,
+            progress: None,
         };
         return collector::run(req).map(Some).map_err(|e| e.message);
     }

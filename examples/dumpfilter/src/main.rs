@@ -149,6 +149,8 @@ fn run(opts: &Options) -> Result<(), String> {
                 (None, false) => Output::Flattened(&mut stdout),
                 _ => Output::Discard,
             };
+            // Progress counts frames; x86_64 frames are 4 KiB.
+            let indicator = progress::Indicator::new(level, "Copying data", 4096);
             let req = DumpRequest {
                 vmcore: Path::new(vmcore),
                 output,
@@ -156,9 +158,14 @@ fn run(opts: &Options) -> Result<(), String> {
                 codec: collector::codec(opts.compression),
                 threads: collector::threads(opts),
                 size_limit: opts.size_limit,
+                progress: indicator.as_ref().map(progress::Indicator::callback),
             };
             let t = Instant::now();
-            let out = collector::run(req).map_err(|f| f.message)?;
+            let out = collector::run(req);
+            if let Some(p) = &indicator {
+                p.close();
+            }
+            let out = out.map_err(|f| f.message)?;
             finish(
                 opts,
                 &Report {
