@@ -1,22 +1,74 @@
 //! Shared by the crates' tests/fuzz_regressions.rs (included with `#[path]`): the inputs a fuzz
-//! target's regression test replays.
+//! target's regression test replays, and the replay loop.
+//!
+//! Each test includes the target's body (fuzz/bodies/<target>.rs), the very code the fuzz
+//! target runs, and calls [`replay`] with it.
 
-/// Every file of fuzz/regressions/<target>/ (inputs that once failed) and of the committed seed
-/// corpus fuzz/corpus/<target>/ (at most 300, sorted), with its path.
-pub fn inputs(target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Every file of fuzz/regressions/<target>/ (inputs that once failed) and of the committed
+/// seed corpus fuzz/corpus/<target>/, sorted, with its path.
+pub fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
     let mut out = Vec::new();
     for dir in ["regressions", "corpus"] {
         let Ok(rd) = std::fs::read_dir(root.join(dir).join(target)) else {
             continue;
         };
-        let mut paths: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        let mut paths: Vec<_> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
         paths.sort();
-        for p in paths.into_iter().take(300) {
-            if let Ok(data) = std::fs::read(&p) {
-                out.push((p, data));
-            }
+        for p in paths {
+            let data = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            out.push((p, data));
         }
     }
     out
+}
+
+/// What [`replay`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    /// Inputs run.
+    pub inputs: usize,
+    /// Inputs for which the body returned true (it got past its first parse).
+    pub accepted: usize,
+}
+
+/// Run `body` (a fuzz target's `run`) on every input of `target`; a panic names the file.
+/// Fails if the target has no input at all (every target has committed seeds).
+pub fn replay(target: &str, body: fn(&[u8]) -> bool) -> Replayed {
+    let all = inputs(target);
+    assert!(
+        !all.is_empty(),
+        "no inputs in fuzz/corpus/{target}/ or fuzz/regressions/{target}/"
+    );
+    let mut r = Replayed {
+        inputs: 0,
+        accepted: 0,
+    };
+    for (path, data) in &all {
+        match std::panic::catch_unwind(|| body(data)) {
+            Ok(accepted) => r.accepted += usize::from(accepted),
+            Err(e) => {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| e.downcast_ref::<&str>().copied())
+                    .unwrap_or("(non-string panic)");
+                panic!("fuzz target {target} fails on {}: {msg}", path.display());
+            }
+        }
+        r.inputs += 1;
+    }
+    eprintln!(
+        "{target}: {} inputs replayed, {} accepted",
+        r.inputs, r.accepted
+    );
+    r
 }

@@ -1,15 +1,10 @@
-//! Fuzz makedumpfile/dumpfilter option parsing: NUL-separated words.
+//! The `dumpfilter_options` fuzz target: see fuzz/bodies/dumpfilter_options.rs, shared with the regression test that replays
+//! fuzz/regressions/dumpfilter_options/ and fuzz/corpus/dumpfilter_options/ in `cargo test`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies/dumpfilter_options.rs"]
+mod body;
 
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let args: Vec<&str> = text.split('\0').collect();
-    if let Ok(o) = dumpfilter_options::parse(&args) {
-        assert_eq!(dumpfilter_options::parse(&o.to_args()).as_ref(), Ok(&o));
-    }
-    if let Ok(o) = dumpfilter_options::parse_collector(&args) {
-        assert_eq!(dumpfilter_options::parse_collector(&o.to_args()).as_ref(), Ok(&o));
-    }
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    body::run(data);
 });

@@ -1,21 +1,10 @@
+//! The `elf_core` fuzz target: see fuzz/bodies/elf_core.rs, shared with the regression test that replays
+//! fuzz/regressions/elf_core/ and fuzz/corpus/elf_core/ in `cargo test`.
 #![no_main]
-//! Any bytes as an ELF core (or kdump-compressed file): parsing, page reads, notes,
-//! translation, the kernel log and the info report must return errors, never panic.
-use libfuzzer_sys::fuzz_target;
-use vmcore::PhysMemory;
 
-fuzz_target!(|data: &[u8]| {
-    let Ok(vm) = vmcore::Vmcore::from_bytes(data.to_vec()) else {
-        return;
-    };
-    let mut page = vec![0u8; 4096];
-    for pfn in 0..vm.max_pfn().min(32) {
-        let _ = vm.page_state(pfn);
-        let _ = vm.read_page(pfn, &mut page);
-    }
-    let _ = vm.prstatus();
-    let _ = vm.uts_release();
-    let _ = vmcore::printk::dmesg(&vm, &Default::default());
-    let _ = vmcore::info::write_info(&vm, &mut std::io::sink());
-    let _ = vmcore::info::write_vtop(&vm, 0xffff_ffff_8100_0000, &mut std::io::sink());
+#[path = "../bodies/elf_core.rs"]
+mod body;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    body::run(data);
 });

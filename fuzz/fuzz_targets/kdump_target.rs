@@ -1,28 +1,10 @@
-//! Fuzz the parsers of `kdump load`/`kdump save`: the superblock probe that finds LABEL=/UUID=
-//! targets (ext2/3/4, XFS, btrfs), the capture command line editor and the /proc/cpuinfo
-//! reader. None may panic; the editor must never keep a removed parameter.
+//! The `kdump_target` fuzz target: see fuzz/bodies/kdump_target.rs, shared with the regression test that replays
+//! fuzz/regressions/kdump_target/ and fuzz/corpus/kdump_target/ in `cargo test`.
 #![no_main]
 
-use kdump_service::load::{boot_cpu_apicid, capture_cmdline, split_cmdline};
-use kdump_service::target::probe;
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies/kdump_target.rs"]
+mod body;
 
-fuzz_target!(|data: &[u8]| {
-    let _ = probe(data);
-    let text = String::from_utf8_lossy(data);
-    let _ = boot_cpu_apicid(&text);
-    let mut mid = text.len() / 2;
-    while !text.is_char_boundary(mid) {
-        mid -= 1;
-    }
-    let (base, rest) = text.split_at(mid);
-    let remove: Vec<String> = rest.split_whitespace().take(8).map(String::from).collect();
-    let out = capture_cmdline(base, &remove, &[], None);
-    for w in split_cmdline(&out) {
-        let name = w.split('=').next().unwrap_or("");
-        assert!(
-            !remove.iter().any(|r| r.split('=').next() == Some(name)),
-            "{name} kept"
-        );
-    }
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    body::run(data);
 });

@@ -1,94 +1,10 @@
-//! Random struct page bytes (and random VMCOREINFO text) through the page filter: no panic,
-//! no runaway allocation, and the counts stay consistent with the bitmaps.
+//! The `struct_page` fuzz target: see fuzz/bodies/struct_page.rs, shared with the regression test that replays
+//! fuzz/regressions/struct_page/ and fuzz/corpus/struct_page/ in `cargo test`.
 #![no_main]
 
-use std::sync::Arc;
+#[path = "../bodies/struct_page.rs"]
+mod body;
 
-use libfuzzer_sys::fuzz_target;
-use page_filter::synthetic::{Flavor, SyntheticDump};
-use page_filter::{DumpLevel, FilterConfig, KernelRules, PageFilter, VmcoreInfo};
-
-fuzz_target!(|data: &[u8]| {
-    if data.len() < 4 {
-        return;
-    }
-    let (head, body) = data.split_at(4);
-    let flavor = if head[0] & 1 == 0 {
-        Flavor::Linux6_1
-    } else {
-        Flavor::Linux6_12
-    };
-    let level = DumpLevel::new(head[1] & 31).unwrap_or_default();
-
-    if head[0] & 2 != 0 {
-        // VMCOREINFO text: the flavor's, with the fuzz bytes appended as extra lines
-        // (first occurrence wins, so they only add keys) or replacing it entirely.
-        let text = String::from_utf8_lossy(body);
-        let info = if head[0] & 4 != 0 {
-            VmcoreInfo::parse(&text)
-        } else {
-            let mut t = String::new();
-            for (k, v) in flavor.vmcoreinfo().iter() {
-                t.push_str(k);
-                t.push('=');
-                t.push_str(v);
-                t.push('\n');
-            }
-            VmcoreInfo::parse(&(text.into_owned() + "\n" + &t))
-        };
-        if let Ok(rules) = KernelRules::from_vmcoreinfo(&info) {
-            let sp = rules.offsets.size;
-            let page = vec![0xa5u8; sp];
-            let _ = rules.classify(level, 0, &page, Some(&page));
-            let _ = rules.classify(level, 1, &page[..sp / 2], None);
-        }
-        return;
-    }
-
-    // Struct pages straight from the fuzz bytes, cycled over a small image with a hole.
-    let bytes: Arc<Vec<u8>> = Arc::new(body.to_vec());
-    let frames = 1 + u64::from(head[2]) * 16 + u64::from(head[3] & 0x0f);
-    let hole = u64::from(head[3]) % frames;
-    let ranges = [(0, hole), (hole + (u64::from(head[2]) & 7), frames + 8)];
-    let b = Arc::clone(&bytes);
-    let dump = SyntheticDump::generated(
-        flavor,
-        &ranges,
-        move |pfn, out| {
-            if b.is_empty() {
-                return;
-            }
-            let n = out.len();
-            for (i, o) in out.iter_mut().enumerate() {
-                *o = b[(pfn as usize).wrapping_mul(n).wrapping_add(i) % b.len()];
-            }
-        },
-        |pfn| pfn % 3 == 0,
-    );
-    let info = dump.vmcoreinfo();
-    let r = dump.ranges().to_vec();
-    let mut config = FilterConfig::new(level);
-    config.exclude_zero_pages = head[0] & 8 != 0;
-    config.bitmap_budget = if head[0] & 16 != 0 { 1 } else { 1 << 20 };
-    let Ok(mut f) = PageFilter::new(dump, &info, &r, config) else {
-        return;
-    };
-    let mut dumped = 0u64;
-    let mut present = 0u64;
-    loop {
-        match f.next_window() {
-            Ok(Some(w)) => {
-                dumped += w.dumped_count();
-                present += w.bitmap1.iter().map(|b| u64::from(b.count_ones())).sum::<u64>();
-                for (a, b) in w.bitmap1.iter().zip(w.bitmap2) {
-                    assert_eq!(b & !a, 0, "bitmap 2 only where bitmap 1");
-                }
-            }
-            Ok(None) => break,
-            Err(_) => return,
-        }
-    }
-    let s = f.stats();
-    assert_eq!(present, s.present);
-    assert_eq!(present - dumped, s.excluded());
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    body::run(data);
 });

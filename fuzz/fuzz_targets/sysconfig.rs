@@ -1,12 +1,10 @@
-//! Fuzz the shell-assignment readers of /etc/sysconfig/kdump and /etc/default/kdump-tools.
+//! The `sysconfig` fuzz target: see fuzz/bodies/sysconfig.rs, shared with the regression test that replays
+//! fuzz/regressions/sysconfig/ and fuzz/corpus/sysconfig/ in `cargo test`.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
+#[path = "../bodies/sysconfig.rs"]
+mod body;
 
-fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
-    let _ = kdump_conf::parse_assignments(&text);
-    let _ = kdump_conf::parse_sysconfig(&text);
-    let (plan, _) = kdump_conf::parse_kdump_tools(&text);
-    let _ = plan.to_json();
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    body::run(data);
 });

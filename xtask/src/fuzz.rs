@@ -1,14 +1,22 @@
 //! `cargo xtask fuzz [TARGET] [--seconds N]`: short cargo-fuzz runs of the targets listed in
 //! fuzz/Cargo.toml (`[[bin]]` names).
 //!
-//! One `cargo fuzz build` for all targets, then each target binary runs (niced, one at a time)
-//! over a scratch corpus in fuzz/target/corpus/<target>/ (new inputs go there, never into the
-//! repository) plus the committed seeds in fuzz/corpus/<target>/, with bounds: `-rss_limit_mb=512
-//! -malloc_limit_mb=256 -timeout=10`. Without a sanitizer libFuzzer has no malloc hooks, so the
-//! RSS limit is the bound that is enforced. Prints executions, coverage (cov/ft) and crashes,
-//! leaks, timeouts and OOMs per target; fails if any target found one (the input is in
-//! fuzz/artifacts/<target>/: copy it to fuzz/regressions/<target>/ and add it to the crate's
-//! tests/fuzz_regressions.rs).
+//! One `cargo fuzz build` for all targets, with the address sanitizer (cargo-fuzz's default
+//! `-Zsanitizer=address`; `RUSTC_BOOTSTRAP=1` lets the stable toolchain accept it), then each
+//! target binary runs (niced, one at a time, one worker) over a scratch corpus in
+//! fuzz/target/corpus/<target>/ (new inputs go there, never into the repository) plus the
+//! committed seeds in fuzz/corpus/<target>/, with the bounds of [`BOUNDS`]:
+//!
+//! - `-malloc_limit_mb=256`: a single allocation of 256 MiB or more is reported as an OOM
+//!   with its stack. libFuzzer sees allocations only through the sanitizer's malloc hooks,
+//!   which is why the build uses ASan: without a sanitizer this flag has no effect.
+//! - `-rss_limit_mb=2048`: the whole process (ASan's shadow memory and quarantine included)
+//!   stays under 2 GiB, so many smaller allocations that add up are caught as well.
+//! - `-timeout=10`: one input running 10 s is a hang (a loop without bound).
+//!
+//! Prints executions, coverage (cov/ft) and crashes, leaks, timeouts and OOMs per target; fails
+//! if any target found one (the input is in fuzz/artifacts/<target>/: copy it to
+//! fuzz/regressions/<target>/, where the crate's tests/fuzz_regressions.rs replays it).
 
 use crate::util::{run, workspace_root};
 use anyhow::{bail, Context, Result};
@@ -58,8 +66,9 @@ impl Outcome {
     }
 }
 
-/// libFuzzer's `-fsanitize=fuzzer` runtime arguments bounding memory and time per input.
-pub const BOUNDS: [&str; 3] = ["-rss_limit_mb=512", "-malloc_limit_mb=256", "-timeout=10"];
+/// libFuzzer's runtime arguments bounding memory and time per input (see the module docs;
+/// `-malloc_limit_mb` needs the ASan build that [`fuzz`] makes).
+pub const BOUNDS: [&str; 3] = ["-rss_limit_mb=2048", "-malloc_limit_mb=256", "-timeout=10"];
 
 /// Fuzz `only` (or every target) for `seconds` each; returns how many ran.
 pub fn fuzz(only: Option<&str>, seconds: u64) -> Result<usize> {
@@ -78,17 +87,21 @@ pub fn fuzz(only: Option<&str>, seconds: u64) -> Result<usize> {
     }
     let dir = workspace_root().join("fuzz");
     let t0 = Instant::now();
+    // Cargo caches what rustc answered to its target probe, failures included, without
+    // RUSTC_BOOTSTRAP in the key: one `cargo fuzz build` run without it leaves a cached
+    // "-Z is only accepted on the nightly compiler" that every later build repeats.
+    let _ = std::fs::remove_file(dir.join("target/.rustc_info.json"));
     let mut build = Command::new("cargo");
     build
         .current_dir(&dir)
-        // cargo-fuzz passes -Z flags; this lets a stable toolchain accept them.
+        // -Zsanitizer=address is a -Z flag; this lets a stable toolchain accept it.
         .env("RUSTC_BOOTSTRAP", "1")
         .args([
             "fuzz",
             "build",
             "-O",
             "--sanitizer",
-            "none",
+            "address",
             "--debug-assertions",
         ]);
     if let Some(o) = only {
@@ -153,6 +166,18 @@ fn artifacts(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `ASAN_OPTIONS` for the runs: the caller's, plus `detect_odr_violation=0`.
+fn asan_options() -> String {
+    let mut o = std::env::var("ASAN_OPTIONS").unwrap_or_default();
+    if !o.is_empty() {
+        o.push(':');
+    }
+    o.push_str("detect_odr_violation=0");
+    o
+}
+
+/// One target, in this process's libFuzzer loop (no -jobs/-workers: one process, one worker,
+/// its output in one log).
 fn run_one(dir: &Path, bin: &Path, t: &str, seconds: u64) -> Result<Outcome> {
     let work: PathBuf = dir.join("target/corpus").join(t);
     let seeds = dir.join("corpus").join(t);
@@ -171,6 +196,8 @@ fn run_one(dir: &Path, bin: &Path, t: &str, seconds: u64) -> Result<Outcome> {
         .arg(&seeds)
         .arg(format!("-max_total_time={seconds}"))
         .args(BOUNDS)
+        // What `cargo fuzz run` sets for ASan builds (Rust's codegen units trip the ODR check).
+        .env("ASAN_OPTIONS", asan_options())
         .arg("-print_final_stats=1")
         .arg(format!("-artifact_prefix={}/", arts.display()))
         .stdin(Stdio::null())

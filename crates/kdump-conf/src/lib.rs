@@ -10,7 +10,10 @@
 //! - [`plan()`]: what kdump will do, with kdump-utils' defaults applied (serde `Serialize`).
 //! - [`parse_sysconfig`] and [`parse_kdump_tools`]: shell assignments read without a shell.
 //!
-//! Nothing here touches the system: no file is read, nothing is run.
+//! - [`write_atomic`] and [`Document::save`]: an edit is saved atomically (temporary file in
+//!   the same directory, fsync, rename), never half-written.
+//!
+//! Apart from saving, nothing here touches the system: no file is read, nothing is run.
 //!
 //! ```
 //! use kdump_conf::{check, plan, TargetPlan};
@@ -33,6 +36,7 @@
 
 mod config;
 mod diag;
+mod file;
 mod plan;
 mod shell;
 mod syntax;
@@ -43,6 +47,7 @@ pub use config::{
     Spanned, Target, DIRECTIVES,
 };
 pub use diag::{has_errors, Diagnostic, Severity};
+pub use file::{write_atomic, SaveError};
 pub use plan::{
     plan, CollectorPlan, Fence, Hooks, HostTag, KernelPlan, Plan, TargetPlan, Timestamp,
     DEFAULT_COLLECTOR, DEFAULT_DUMP_PATH, DEFAULT_SSHKEY, KDUMP_DIR_DATE_FORMAT,
