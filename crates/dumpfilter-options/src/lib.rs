@@ -549,6 +549,7 @@ usage:
   {program} --split [OPTION..] VMCORE DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..]
   {program} --reassemble DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..] DUMPFILE
   {program} --dump-dmesg VMCORE LOGFILE          save only the kernel log
+  {program} --dump-dmesg -F VMCORE               write only the kernel log to stdout
   {program} --vtop VIRTADDR VMCORE [DUMPFILE]    translate a kernel virtual address
   {program} -h | -v
 
@@ -564,17 +565,18 @@ Output format (the default is an uncompressed kdump-compressed file):
   -p                   compress pages with snappy
   -z                   compress pages with zstd
   --lz4                compress pages with lz4 (extension: crash and makedumpfile cannot read it)
-  -E                   write an ELF file (no compression)
+  -E                   write an ELF file (no compression; VMCORE may be kdump-compressed)
   -F                   write a flattened stream on stdout (for pipes, e.g. ssh)
   -R                   read a flattened stream on stdin and write DUMPFILE
 
 Other options:
   -f                   overwrite an existing output file
   -L SIZE              stop at SIZE bytes (K, M, G suffixes); the dump is marked incomplete
-  --split              cut the dump into several files, written in parallel
+  --split              cut the dump into several files
   --reassemble         join files made with --split
   --num-threads N      compress with N threads (default: the number of CPUs)
-  --message-level N    0-31: 1 progress, 2 common, 4 errors, 8 debug, 16 report (default 7)
+  --message-level N    0-31: 1 progress, 2 common, 4 errors, 8 debug, 16 report (default 7);
+                       progress is a line redrawn on a terminal, a line per 10% otherwise
   --dump-dmesg         extract the kernel log instead of a dump
   --vtop VIRTADDR      print the physical address of a kernel virtual address
   --cyclic-buffer KB   size of the bitmap window

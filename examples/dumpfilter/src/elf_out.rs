@@ -10,15 +10,27 @@
 use crate::progress::Indicator;
 use crate::NullSink;
 use kdump_compressed::elf::{self, Phdr};
+use kdump_compressed::flattened::FlatWriter;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::source::{FileSource, ReadAt};
-use kdump_compressed::write::{Bitmaps, LimitedSink, MemBitmaps};
+use kdump_compressed::write::{Bitmaps, LimitedSink, MemBitmaps, Sink, WriteError};
 use kdump_service::collector;
 use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
 use std::io;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use vmcore::PhysMemory;
+
+/// Where the ELF dump goes.
+pub enum Target<'a> {
+    /// A file, created (an existing one only with `force`).
+    File(&'a Path),
+    /// A flattened stream (`-E -F`), for `-R` to rebuild.
+    Flattened(&'a mut dyn io::Write),
+    /// Nowhere (`--dry-run`).
+    Discard,
+}
 
 /// What was written.
 pub struct ElfOutcome {
@@ -132,10 +144,10 @@ fn kdump_input(vm: &vmcore::Vmcore, kd: &vmcore::KdumpDump) -> Result<Input, Str
     })
 }
 
-/// Write `vmcore` filtered at `level` as an ELF dump to `out` (`None`: dry run).
+/// Write `vmcore` filtered at `level` as an ELF dump to `out`.
 pub fn run(
     vmcore: &Path,
-    out: Option<&Path>,
+    out: Target<'_>,
     level: u8,
     force: bool,
     size_limit: Option<u64>,
@@ -145,8 +157,8 @@ pub fn run(
     let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread).map_err(|e| err(&e))?;
     // Create the output first: an existing file is refused before any work.
     let mut file = match out {
-        Some(p) => Some(collector::open_output(p, force).map_err(|e| e.message)?),
-        None => None,
+        Target::File(p) => Some(collector::open_output(p, force).map_err(|e| e.message)?),
+        _ => None,
     };
     // Zero pages are decided while classifying, as makedumpfile does for ELF output.
     let mut config = FilterConfig::new(DumpLevel::new(level).map_err(|e| err(&e))?);
@@ -205,26 +217,42 @@ pub fn run(
         counted(buf.len());
         Ok(())
     };
-    let written = match file.as_mut() {
-        Some(f) => {
-            let mut sink = LimitedSink::new(&mut *f, size_limit.unwrap_or(u64::MAX));
-            elf::write_elf(
-                &mut sink,
-                &input.ehdr,
-                &input.note,
-                &input.notes,
-                &loads,
-                read,
-            )
-        }
-        None => elf::write_elf(
-            &mut NullSink,
+    let limit = size_limit.unwrap_or(u64::MAX);
+    let write = |sink: &mut dyn Sink, read| {
+        elf::write_elf(
+            &mut LimitedSink::new(sink, limit),
             &input.ehdr,
             &input.note,
             &input.notes,
             &loads,
             read,
-        ),
+        )
+    };
+    let written = match (file.as_mut(), out) {
+        (Some(f), _) => write(f, read),
+        (None, Target::Flattened(w)) => {
+            let bw = io::BufWriter::with_capacity(1 << 20, w);
+            match FlatWriter::new(bw) {
+                Ok(mut flat) => match write(&mut flat, read) {
+                    Ok(n) => flat
+                        .finish()
+                        .and_then(|mut bw| bw.flush())
+                        .map(|_| n)
+                        .map_err(|e| WriteError::Io {
+                            what: "flattened stream",
+                            offset: n,
+                            source: e,
+                        }),
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(WriteError::Io {
+                    what: "flattened stream",
+                    offset: 0,
+                    source: e,
+                }),
+            }
+        }
+        (None, _) => write(&mut NullSink, read),
     };
     if let Some(p) = &progress {
         p.close();

@@ -106,13 +106,16 @@ fn run(opts: &Options) -> Result<(), String> {
                     .map_err(|e| e.to_string())?;
             }
             if opts.elf {
-                if dumpfile.is_none() {
-                    return Err("ELF output to stdout (-E with -F) is not supported".into());
-                }
+                let mut stdout = std::io::stdout().lock();
+                let target = match (dumpfile, opts.dry_run) {
+                    (_, true) => elf_out::Target::Discard,
+                    (Some(p), false) => elf_out::Target::File(Path::new(p)),
+                    (None, false) => elf_out::Target::Flattened(&mut stdout),
+                };
                 let t = Instant::now();
                 let out = elf_out::run(
                     Path::new(vmcore),
-                    dumpfile.as_deref().filter(|_| !opts.dry_run).map(Path::new),
+                    target,
                     opts.dump_level(),
                     opts.force,
                     opts.size_limit,

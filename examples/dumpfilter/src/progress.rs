@@ -66,6 +66,8 @@ struct State {
     last_tenth: Option<u64>,
     /// A redrawn line is on the terminal and needs a newline at the end.
     open_line: bool,
+    /// Characters of the last redrawn line (a shorter one is padded to cover it).
+    drawn: usize,
     finished: bool,
 }
 
@@ -102,6 +104,7 @@ impl Indicator {
                 last_draw: None,
                 last_tenth: None,
                 open_line: false,
+                drawn: 0,
                 finished: false,
             }),
         }
@@ -125,7 +128,9 @@ impl Indicator {
                 if !complete && !due {
                     return None;
                 }
-                let mut s = format!("\r{line}");
+                let width = st.drawn;
+                st.drawn = line.chars().count();
+                let mut s = format!("\r{line:<width$}");
                 if complete {
                     s.push('\n');
                     st.finished = true;
@@ -226,6 +231,8 @@ mod tests {
         // Within the redraw interval: nothing, except the final line.
         assert!(ind.update(2, 100).is_none());
         let last = ind.update(100, 100).unwrap();
+        // The final line covers the longer "--:--" one before it.
+        assert!(last.trim_end().len() < last.len() - 1, "{last:?}");
         assert!(last.starts_with('\r') && last.ends_with('\n') && last.contains("100.0 %"));
     }
 

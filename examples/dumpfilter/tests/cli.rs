@@ -1,12 +1,12 @@
 //! `dumpfilter` against makedumpfile 1.7.2 on the real fixtures (skipped with a printed
-//! reason when there is none): `-d 31` byte-identical, refiltering a `-d 0` dump to `-d 31`
-//! byte-identical, `-E -d 31` byte-identical, `--split` byte-identical, `--reassemble` of makedumpfile's `--split` files
-//! identical to makedumpfile's `--reassemble`, `-F` then `-R` identical, our `-l` output refiltered by makedumpfile
-//! identical; `-D` prints the dump report; refusals (existing output, unimplemented -E) exit 1
-//! with a message. From a kdump-compressed (`-d 0`) input: `--split` byte-identical to
-//! makedumpfile's, and `-E` (which makedumpfile refuses) checked by makedumpfile reading it
-//! back. `--dump-dmesg -F` identical to makedumpfile's stdout; progress lines on a pipe and
-//! on a terminal, none without the progress bit of `--message-level`.
+//! reason when there is none): `-d 31`, refiltering a `-d 0` dump to `-d 31`, `-E -d 31` and
+//! `--split` byte-identical; `--reassemble` of makedumpfile's `--split` files identical to its
+//! `--reassemble`; `-F` then `-R` and `-E -F` then `-R` identical; our `-l` output refiltered by
+//! makedumpfile identical. From a kdump-compressed (`-d 0`) input: `--split` byte-identical,
+//! and `-E` (which makedumpfile refuses) checked by makedumpfile reading it back.
+//! `--dump-dmesg -F` identical to makedumpfile's stdout; `--stats-json` equal to its report;
+//! progress lines on a pipe and on a terminal, none without the progress bit of
+//! `--message-level`; `-D` prints the dump report; refusals exit 1 with a message.
 
 #[path = "../../../crates/kdump-compressed/tests/common/mod.rs"]
 mod common;
@@ -507,6 +507,47 @@ fn stats_json_agrees_with_makedumpfile_in_every_mode_and_dry_run_writes_nothing(
                     assert_eq!(o.exists(), !dry, "{args:?} dry {dry}: {}", o.display());
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn elf_flattened_rearranges_to_makedumpfile_elf() {
+    for fx in oracle_fixtures_or_skip("dumpfilter -E -F") {
+        if fx.vmcore != fx.vmcore_mk {
+            continue;
+        }
+        let Some(elf) = reference(&fx, "d31-elf", &["-E", "-d", "31"]) else {
+            continue;
+        };
+        let dir = scratch(&format!("cli-elf-flat-{}", fx.name));
+        let flat = fresh(&dir, "elf.flat");
+        let o = dumpfilter()
+            .args(["-E", "-F", "-d", "31"])
+            .arg(&fx.vmcore_mk)
+            .stdout(std::fs::File::create(&flat).unwrap())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        // Our -R and makedumpfile's both rebuild makedumpfile's own -E file.
+        let ours = fresh(&dir, "re.elf");
+        run_ok(
+            dumpfilter()
+                .arg("-R")
+                .arg(&ours)
+                .stdin(std::fs::File::open(&flat).unwrap()),
+        );
+        assert_same_file(&ours, &elf);
+        if have_makedumpfile() {
+            let theirs = fresh(&dir, "mk-re.elf");
+            run_ok(
+                Command::new("makedumpfile")
+                    .arg("-R")
+                    .arg(&theirs)
+                    .stdin(std::fs::File::open(&flat).unwrap()),
+            );
+            assert_same_file(&theirs, &elf);
         }
     }
 }
