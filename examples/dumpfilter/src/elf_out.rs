@@ -155,11 +155,6 @@ pub fn run(
 ) -> Result<ElfOutcome, String> {
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", vmcore.display());
     let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread).map_err(|e| err(&e))?;
-    // Create the output first: an existing file is refused before any work.
-    let mut file = match out {
-        Target::File(p) => Some(collector::open_output(p, force).map_err(|e| e.message)?),
-        _ => None,
-    };
     // Zero pages are decided while classifying, as makedumpfile does for ELF output.
     let mut config = FilterConfig::new(DumpLevel::new(level).map_err(|e| err(&e))?);
     config.exclude_zero_pages = level & 1 != 0;
@@ -197,6 +192,12 @@ pub fn run(
         }
         bm.read_bytes(Bitmap::Dumped, pfn / 8, &mut byte).is_ok() && byte[0] >> (pfn % 8) & 1 == 1
     });
+    // The output is created once the input has been read and classified, so a bad input
+    // leaves no empty file behind (which would need -f on the next run).
+    let mut file = match out {
+        Target::File(p) => Some(collector::open_output(p, force).map_err(|e| e.message)?),
+        _ => None,
+    };
     let total: u64 = loads.iter().map(|(l, _)| l.p_filesz).sum();
     let mut done = 0u64;
     let mut counted = |n: usize| {

@@ -90,9 +90,10 @@ pub fn run(
 ) -> Result<SplitOutcome, String> {
     let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread)
         .map_err(|e| format!("{}: {e}", vmcore.display()))?;
-    let (bm, mut stats, max) = collector::classify(&vm, level).map_err(|e| e.to_string())?;
+    let err = |e: collector::CollectorError| format!("{}: {e}", vmcore.display());
+    let (bm, mut stats, max) = collector::classify(&vm, level).map_err(err)?;
     let ps = vm.dump().page_size();
-    let base = collector::dump_info(&vm, max, level).map_err(|e| e.to_string())?;
+    let base = collector::dump_info(&vm, max, level).map_err(err)?;
     // Every output is created (or refused) before anything is written.
     let mut files = Vec::with_capacity(outputs.len());
     for path in outputs {

@@ -551,3 +551,31 @@ fn elf_flattened_rearranges_to_makedumpfile_elf() {
         }
     }
 }
+
+#[test]
+fn an_input_that_cannot_be_filtered_leaves_no_output_file() {
+    // An ELF core whose VMCOREINFO lacks what the page filter needs.
+    let dir = scratch("cli-bad-input");
+    let core = dir.join("bad.elf");
+    let img = vmcore::testutil::ElfBuilder::new()
+        .vmcoreinfo(b"OSRELEASE=6.1.0\nPAGESIZE=4096\n")
+        .load(0, 0xffff_8880_0000_0000, &[1u8; 8192], 8192)
+        .build();
+    std::fs::write(&core, img).unwrap();
+    let modes: [(&[&str], usize); 2] = [(&["-E", "-d", "31"], 1), (&["--split", "-d", "31"], 2)];
+    for (args, n) in modes {
+        let outs: Vec<_> = (0..n).map(|i| fresh(&dir, &format!("out{i}"))).collect();
+        let o = dumpfilter()
+            .args(args)
+            .arg(&core)
+            .args(&outs)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("bad.elf"), "{args:?}: {err}");
+        for p in &outs {
+            assert!(!p.exists(), "{args:?} left {}", p.display());
+        }
+    }
+}
