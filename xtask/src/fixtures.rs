@@ -165,6 +165,15 @@ pub fn fixtures(only: Option<&str>, force: bool) -> Result<Manifest> {
     Ok(manifest)
 }
 
+/// The kdump (/proc/vmcore) fixture of kernel `series` ("6.1" or "6.12"), built if missing.
+pub fn kdump_fixture(series: &str) -> Result<Fixture> {
+    fixtures(None, false)?
+        .fixtures
+        .into_iter()
+        .find(|f| f.source == Source::Kdump && f.series == series)
+        .with_context(|| format!("no {series} kdump fixture in the manifest"))
+}
+
 /// Read the manifest (None when absent).
 pub fn load_manifest() -> Result<Option<Manifest>> {
     let path = fixtures_dir().join("manifest.json");

@@ -2,6 +2,7 @@
 
 mod bench;
 mod cpio;
+mod crashcheck;
 mod demo;
 mod elf;
 mod fixtures;
@@ -30,6 +31,8 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
                                  fmt, clippy, cargo test, VM tests (not with --quick), fuzz smoke
   demo                           kdump cycle in a 6.1 guest: crash, capture, filter, page table
   bench                          dumpfilter vs makedumpfile on the 6.1 fixture
+  crash-check                    crash (with the debug vmlinux) reads our dumps of every codec as
+                                 it reads makedumpfile's (860 MB download once)
   fuzz [TARGET] [--seconds N]    cargo fuzz run each target (default 60 s)";
 
 fn flag(args: &mut Vec<String>, name: &str) -> bool {
@@ -120,6 +123,11 @@ fn real_main() -> Result<()> {
             no_more(&args)?;
             setup::setup(setup::Opts::default())?;
             demo::demo()?;
+        }
+        "crash-check" => {
+            no_more(&args)?;
+            setup::setup(setup::Opts::default())?;
+            println!("crash-check: {}", crashcheck::crash_check()?);
         }
         "bench" => {
             setup::setup(setup::Opts::default())?;

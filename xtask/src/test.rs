@@ -1,7 +1,7 @@
 //! `cargo xtask test`: the whole suite, one summary line per stage.
 
 use crate::util::{fixtures_dir, secs, workspace_root};
-use crate::{fixtures, fuzz, setup, vmtests};
+use crate::{crashcheck, fixtures, fuzz, setup, vmtests};
 use anyhow::{bail, Result};
 use std::process::Command;
 use std::time::Instant;
@@ -109,8 +109,11 @@ pub fn test(opts: Opts) -> Result<()> {
         });
     }
     if opts.quick {
-        eprintln!("[test] --quick: VM tests skipped");
+        eprintln!("[test] --quick: crash check and VM tests skipped");
     } else {
+        if opts.vm_filter.is_none() {
+            stage("crash", &mut || crashcheck::crash_check());
+        }
         for t in vmtests::TESTS {
             if opts
                 .vm_filter

@@ -1,7 +1,8 @@
 //! Fault injection on real dumps (issue 9): a write failing with ENOSPC or EIO at a random
 //! point leaves a file our reader opens as INCOMPLETE, with every page written before the
 //! fault equal to the original and every later page either equal or reported lost (never
-//! wrong); a page the input cannot read is stored zero-filled, counted, and writing continues.
+//! wrong); a page the input cannot read is left out of the dump (bitmap 2 bit cleared, no
+//! descriptor), counted, and writing continues.
 //! (The fuzz target kdump_roundtrip does the same over fuzzed descriptions and fault points.)
 
 mod common;
