@@ -38,6 +38,46 @@ fn makedumpfile_refilter_d31(input: &Path, out: &Path) {
     );
 }
 
+/// The fixtures makedumpfile is run on here, captured by kdump (QEMU dumps differ in their
+/// firmware ranges); none, with a printed reason, without makedumpfile.
+fn kdump_oracles(test: &str) -> Vec<Fixture> {
+    if !have_makedumpfile() {
+        eprintln!("SKIP {test}: makedumpfile not installed");
+        return Vec::new();
+    }
+    let mut v = oracle_fixtures_or_skip(test);
+    v.retain(|fx| {
+        let keep = fx.vmcore == fx.vmcore_mk;
+        if !keep {
+            eprintln!("SKIP {test} on {}: QEMU dump", fx.name);
+        }
+        keep
+    });
+    v
+}
+
+/// `dumpfilter ARGS INPUT > FLAT`, which must succeed.
+fn flatten_to(args: &[&str], input: &Path, flat: &Path) {
+    let o = dumpfilter()
+        .args(args)
+        .arg(input)
+        .stdout(std::fs::File::create(flat).unwrap())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `PROGRAM -R OUT < FLAT`, which must succeed.
+fn rearrange(mut program: Command, flat: &Path, out: &Path) {
+    run_ok(
+        program
+            .arg("-R")
+            .arg(out)
+            .stdin(std::fs::File::open(flat).unwrap()),
+    );
+}
+
 fn fresh(dir: &Path, name: &str) -> std::path::PathBuf {
     let p = dir.join(name);
     let _ = std::fs::remove_file(&p);
@@ -88,21 +128,9 @@ fn flattened_then_rearranged_and_lzo_read_by_makedumpfile() {
         };
         let dir = scratch(&format!("cli-flat-{}", fx.name));
         let flat = fresh(&dir, "s.flat");
-        let o = dumpfilter()
-            .args(["-F", "-d", "31"])
-            .arg(&fx.vmcore)
-            .stdout(std::fs::File::create(&flat).unwrap())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        flatten_to(&["-F", "-d", "31"], &fx.vmcore, &flat);
         let re = fresh(&dir, "re.kdump");
-        run_ok(
-            dumpfilter()
-                .arg("-R")
-                .arg(&re)
-                .stdin(std::fs::File::open(&flat).unwrap()),
-        );
+        rearrange(dumpfilter(), &flat, &re);
         assert_same_file(&re, &d31);
 
         let lzo = fresh(&dir, "ours-l.kdump");
@@ -170,15 +198,7 @@ fn assert_split_identical(dir: &Path, input: &Path, level: &str) {
 
 #[test]
 fn split_is_byte_identical_to_makedumpfile() {
-    if !have_makedumpfile() {
-        eprintln!("SKIP --split: makedumpfile not installed");
-        return;
-    }
-    for fx in oracle_fixtures_or_skip("dumpfilter --split") {
-        if fx.vmcore != fx.vmcore_mk {
-            eprintln!("SKIP --split identity on {}: QEMU dump", fx.name);
-            continue;
-        }
+    for fx in kdump_oracles("dumpfilter --split") {
         let dir = scratch(&format!("cli-split2-{}", fx.name));
         assert_split_identical(&dir, &fx.vmcore, "17");
     }
@@ -292,15 +312,7 @@ fn split_from_a_kdump_compressed_input_is_byte_identical() {
 
 #[test]
 fn elf_from_a_kdump_compressed_input_reads_back_in_makedumpfile() {
-    if !have_makedumpfile() {
-        eprintln!("SKIP -E from kdump: makedumpfile not installed");
-        return;
-    }
-    for fx in oracle_fixtures_or_skip("dumpfilter -E from kdump") {
-        if fx.vmcore != fx.vmcore_mk {
-            eprintln!("SKIP -E from kdump on {}: QEMU dump", fx.name);
-            continue;
-        }
+    for fx in kdump_oracles("dumpfilter -E from kdump") {
         let (Some(d0), Some(mk_elf)) = (
             reference(&fx, "d0-lzo", &["-l", "-d", "0"]),
             reference(&fx, "d31-elf", &["-E", "-d", "31"]),
@@ -522,31 +534,14 @@ fn elf_flattened_rearranges_to_makedumpfile_elf() {
         };
         let dir = scratch(&format!("cli-elf-flat-{}", fx.name));
         let flat = fresh(&dir, "elf.flat");
-        let o = dumpfilter()
-            .args(["-E", "-F", "-d", "31"])
-            .arg(&fx.vmcore_mk)
-            .stdout(std::fs::File::create(&flat).unwrap())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        flatten_to(&["-E", "-F", "-d", "31"], &fx.vmcore_mk, &flat);
         // Our -R and makedumpfile's both rebuild makedumpfile's own -E file.
         let ours = fresh(&dir, "re.elf");
-        run_ok(
-            dumpfilter()
-                .arg("-R")
-                .arg(&ours)
-                .stdin(std::fs::File::open(&flat).unwrap()),
-        );
+        rearrange(dumpfilter(), &flat, &ours);
         assert_same_file(&ours, &elf);
         if have_makedumpfile() {
             let theirs = fresh(&dir, "mk-re.elf");
-            run_ok(
-                Command::new("makedumpfile")
-                    .arg("-R")
-                    .arg(&theirs)
-                    .stdin(std::fs::File::open(&flat).unwrap()),
-            );
+            rearrange(Command::new("makedumpfile"), &flat, &theirs);
             assert_same_file(&theirs, &elf);
         }
     }
