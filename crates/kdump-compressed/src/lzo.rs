@@ -503,9 +503,19 @@ impl In<'_> {
         }
     }
     fn literals(&mut self, out: &mut [u8], op: &mut usize, n: usize) -> Result<(), LzoError> {
+        let i = self.i;
+        // Short runs (the common case) as one 16-byte copy when both buffers have room.
+        if n <= 16 {
+            if let (Some(src), Some(dst)) = (self.b.get(i..i + 16), out.get_mut(*op..*op + 16)) {
+                dst.copy_from_slice(src);
+                self.i += n;
+                *op += n;
+                return Ok(());
+            }
+        }
         let src = self
             .b
-            .get(self.i..self.i.saturating_add(n))
+            .get(i..i.saturating_add(n))
             .ok_or(LzoError::InputOverrun(self.b.len()))?;
         let cap = out.len();
         let dst = out
@@ -515,6 +525,18 @@ impl In<'_> {
         self.i += n;
         *op += n;
         Ok(())
+    }
+}
+
+/// `out[to..to + N] = out[from..from + N]` (no-op if either is out of bounds; callers check).
+#[inline(always)]
+fn copy_n<const N: usize>(out: &mut [u8], from: usize, to: usize) {
+    let mut t = [0u8; N];
+    if let Some(s) = out.get(from..from + N) {
+        t.copy_from_slice(s);
+        if let Some(d) = out.get_mut(to..to + N) {
+            d.copy_from_slice(&t);
+        }
     }
 }
 
@@ -531,21 +553,59 @@ fn copy_match(out: &mut [u8], op: &mut usize, dist: usize, len: usize) -> Result
     if end > out.len() {
         return Err(LzoError::OutputOverrun(out.len()));
     }
-    let start = *op - dist;
-    if dist >= len {
-        out.copy_within(start..start + len, *op);
-    } else {
-        for k in 0..len {
-            out[*op + k] = out[start + k];
+    let (o, start) = (*op, *op - dist);
+    *op = end;
+    // Each copy below reads only bytes that are final: earlier output, or bytes this match
+    // has already written (the source trails the destination by `dist`).
+    if dist >= 8 {
+        if len >= 8 {
+            let mut k = 0;
+            while k + 8 <= len {
+                copy_n::<8>(out, start + k, o + k);
+                k += 8;
+            }
+            if k < len {
+                // The last, partial block as a full one ending at `end` (overlapping).
+                copy_n::<8>(out, start + len - 8, end - 8);
+            }
+            return Ok(());
+        }
+        if len >= 4 {
+            copy_n::<4>(out, start, o);
+            copy_n::<4>(out, start + len - 4, end - 4);
+            return Ok(());
         }
     }
-    *op = end;
+    // In bounds below: start + k < o + k < end <= out.len().
+    if len >= 16 {
+        // A pattern of period `dist` < 8 (a run): 8 bytes one by one, then 8-byte blocks
+        // from a whole number of periods (at least 8) back, which equals `dist` back.
+        for k in 0..8 {
+            out[o + k] = out[start + k];
+        }
+        let back = dist * 8usize.div_ceil(dist);
+        let mut k = 8;
+        while k + 8 <= len {
+            copy_n::<8>(out, o + k - back, o + k);
+            k += 8;
+        }
+        if k < len {
+            copy_n::<8>(out, end - 8 - back, end - 8);
+        }
+        return Ok(());
+    }
+    // Short: byte by byte.
+    for k in 0..len {
+        out[o + k] = out[start + k];
+    }
     Ok(())
 }
 
 /// Decode an LZO1X stream into `out`; returns the number of bytes produced. Never writes
 /// past `out`, never reads past `input`, and requires the end-of-stream marker to be the
-/// last thing in `input`.
+/// last thing in `input`. Bytes of `out` after the returned length may have been
+/// overwritten (literals and matches are copied in blocks of 8 or 16 bytes where `out`
+/// has room).
 ///
 /// Accepts exactly what liblzo2's `lzo1x_decompress_safe` decodes with `LZO_E_OK`, with the
 /// same output: in particular the end-of-stream marker is any M4 instruction of distance
@@ -721,6 +781,22 @@ mod tests {
         let mut v = noise(3 * CHUNK, 5);
         v.extend_from_slice(&[9u8; 1000]);
         round_trip(&v);
+    }
+
+    #[test]
+    fn match_copies_of_every_short_period_and_length() {
+        // Periodic data gives matches at distance = period: overlapping runs (period < 8),
+        // block copies with a partial last block, 4..8-byte copies.
+        for period in 1..=20usize {
+            for run in [2usize, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 40, 300] {
+                let mut v = noise(period, period as u32);
+                while v.len() < period + run {
+                    v.push(v[v.len() - period]);
+                }
+                v.extend_from_slice(&noise(9, 77));
+                round_trip(&v);
+            }
+        }
     }
 
     #[test]
