@@ -105,6 +105,11 @@ pub const TESTS: &[VmTest] = &[
         run: || kdump::nfs(Series::V6_1),
     },
     VmTest {
+        name: "kdump-nfs-6.12",
+        about: "kdump save to nfs 10.0.2.2:/export (a userspace NFSv3 server on the host's loopback) (6.12)",
+        run: || kdump::nfs(Series::V6_12),
+    },
+    VmTest {
         name: "kdump-rootfs-6.1",
         about: "missing LABEL= target: failure_action dump_to_rootfs saves on the root fs, final_action poweroff powers off (6.1)",
         run: || kdump::rootfs_poweroff(Series::V6_1),

@@ -493,11 +493,15 @@ pub fn timing(series: Series) -> Result<()> {
     Ok(())
 }
 
-/// The 6.1 modules the nfs capture needs, as extra initramfs files in /lib/modules/nfs/
-/// (kdump-cycle-capture.sh insmods them in this order).
-fn nfs_modules(series: Series) -> Result<Vec<(String, PathBuf)>> {
+/// The modules the nfs capture needs, as extra initramfs files in /lib/modules/nfs/
+/// (kdump-cycle-capture.sh insmods them in this order); `.ko.xz` (6.12) are decompressed into
+/// `dir`. Modules built into the kernel, and fscache (part of netfs since 6.4), are skipped.
+fn nfs_modules(series: Series, dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let k = Kernel::get(series)?;
+    let builtin = std::fs::read_to_string(k.modules().join("modules.builtin")).unwrap_or_default();
     let base = k.modules().join("kernel");
+    let out = dir.join("nfs-modules");
+    std::fs::create_dir_all(&out)?;
     let mut v = Vec::new();
     for m in [
         "drivers/net/ethernet/intel/e1000/e1000",
@@ -510,14 +514,23 @@ fn nfs_modules(series: Series) -> Result<Vec<(String, PathBuf)>> {
         "fs/nfs/nfs",
         "fs/nfs/nfsv3",
     ] {
-        let p = base.join(format!("{m}.ko"));
-        ensure!(
-            p.exists(),
-            "{} is missing (the nfs test uses 6.1's uncompressed modules)",
-            p.display()
-        );
         let name = m.rsplit('/').next().unwrap_or(m);
-        v.push((format!("lib/modules/nfs/{name}.ko"), p));
+        let plain = base.join(format!("{m}.ko"));
+        let xz = base.join(format!("{m}.ko.xz"));
+        let file = if plain.exists() {
+            plain
+        } else if xz.exists() {
+            let to = out.join(format!("{name}.ko"));
+            let bytes = Command::new("xz").arg("-dc").arg(&xz).output()?;
+            ensure!(bytes.status.success(), "xz -dc {} failed", xz.display());
+            std::fs::write(&to, bytes.stdout)?;
+            to
+        } else if builtin.lines().any(|l| l == format!("kernel/{m}.ko")) || name == "fscache" {
+            continue;
+        } else {
+            bail!("{m}.ko is missing in {}", k.abi);
+        };
+        v.push((format!("lib/modules/nfs/{name}.ko"), file));
     }
     Ok(v)
 }
@@ -539,7 +552,7 @@ pub fn nfs(series: Series) -> Result<()> {
         &name,
         &format!("kdumprs.mode=ours kdumprs.conf=nfs kdumprs.nfsport={port}"),
         Vec::new(),
-        nfs_modules(series)?,
+        nfs_modules(series, &dir)?,
     )?;
     let calls = server.calls.lock().map(|c| c.clone()).unwrap_or_default();
     drop(server);
