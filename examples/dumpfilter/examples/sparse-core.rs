@@ -11,6 +11,7 @@
 
 use page_filter::synthetic::{Flavor, MEM_SECTION, VMEMMAP};
 use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
 use vmcore::testutil::{ElfBuilder, KernelImage};
 
 const PAGE: u64 = 4096;
@@ -33,6 +34,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(g) => g.parse()?,
         None => 64,
     };
+    let on_disk = write_sparse_core(Path::new(&out), gib)?;
+    println!("{out}: {gib} GiB claimed, {on_disk} bytes of data");
+    Ok(())
+}
+
+/// Write the core to `out`, claiming `gib` GiB (4..=4096); returns the bytes of data it
+/// holds (the rest of the file is a hole).
+pub fn write_sparse_core(out: &Path, gib: u64) -> Result<u64, Box<dyn std::error::Error>> {
     if !(4..=4096).contains(&gib) {
         return Err("GIB must be 4..=4096".into());
     }
@@ -98,17 +107,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let load_ph = 64 + 56; // the PT_NOTE comes first
     head[load_ph + 8..load_ph + 16].copy_from_slice(&data_off.to_le_bytes());
     head[load_ph + 32..load_ph + 40].copy_from_slice(&size.to_le_bytes());
-    let mut f = std::fs::File::create(&out)?;
+    let mut f = std::fs::File::create(out)?;
     f.write_all(&head)?;
+    let mut on_disk = head.len() as u64;
     for (pfn, bytes) in k.mem.runs() {
         f.seek(SeekFrom::Start(data_off + pfn * PAGE))?;
         f.write_all(&bytes)?;
+        on_disk += bytes.len() as u64;
     }
     f.set_len(data_off + size)?;
     f.sync_all()?;
-    println!(
-        "{out}: {gib} GiB claimed, {} bytes on disk",
-        k.mem.runs().iter().map(|r| r.1.len()).sum::<usize>() + head.len()
-    );
-    Ok(())
+    Ok(on_disk)
 }

@@ -184,16 +184,7 @@ fn run(opts: &Options) -> Result<(), String> {
         }
         Mode::Split { vmcore, dumpfiles } => {
             let t = Instant::now();
-            let out = split::run(
-                Path::new(vmcore),
-                dumpfiles,
-                opts.dump_level(),
-                collector::codec(opts.compression),
-                collector::threads(opts),
-                opts.force,
-                opts.dry_run,
-                level,
-            )?;
+            let out = split::run(Path::new(vmcore), dumpfiles, opts)?;
             finish(
                 opts,
                 &Report {

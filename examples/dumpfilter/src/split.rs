@@ -4,9 +4,8 @@
 
 use crate::progress::Indicator;
 use crate::NullSink;
-use kdump_compressed::codec::Codec;
-use kdump_compressed::read::Bitmap;
-use kdump_compressed::write::{write_kdump, Bitmaps, MemBitmaps, WriteOptions};
+use dumpfilter_options::Options;
+use kdump_compressed::write::{count_dumped, write_kdump, Bitmaps, WriteError, WriteOptions};
 use kdump_service::collector;
 use page_filter::Stats;
 use std::path::Path;
@@ -16,33 +15,25 @@ use vmcore::PhysMemory;
 const SPLITBLOCK_BYTES: u64 = 1 << 30;
 
 /// The pfn ranges of `n` split files for these bitmaps (makedumpfile's rule).
-pub fn split_ranges(bm: &MemBitmaps, max: u64, page_size: u64, n: usize) -> Vec<(u64, u64)> {
+pub fn split_ranges(
+    bm: &dyn Bitmaps,
+    max: u64,
+    page_size: u64,
+    n: usize,
+) -> Result<Vec<(u64, u64)>, WriteError> {
     let per_block = (SPLITBLOCK_BYTES / page_size.max(1)).max(1);
+    // Dumped pages per whole block; a last partial block counts as empty, as in makedumpfile.
     let blocks = max.div_ceil(per_block);
-    // Dumped pages per block; a last partial block counts as empty, as in makedumpfile.
-    let mut counts = vec![0u64; blocks as usize];
-    let mut buf = vec![0u8; (per_block / 8) as usize];
-    for (b, c) in counts.iter_mut().enumerate() {
-        let first = b as u64 * per_block;
-        if first + per_block > max {
-            break;
-        }
-        if bm.read_bytes(Bitmap::Dumped, first / 8, &mut buf).is_ok() {
-            *c = buf.iter().map(|x| x.count_ones() as u64).sum();
-        }
+    let mut counts = Vec::with_capacity(blocks as usize);
+    for b in 0..blocks {
+        let end = (b + 1) * per_block;
+        counts.push(if end <= max {
+            count_dumped(bm, b * per_block, end)?
+        } else {
+            0
+        });
     }
-    let total: u64 = {
-        let mut all = vec![0u8; max.div_ceil(8) as usize];
-        let _ = bm.read_bytes(Bitmap::Dumped, 0, &mut all);
-        let mut t: u64 = all.iter().map(|x| x.count_ones() as u64).sum();
-        // bits past max are not frames
-        if max % 8 != 0 {
-            if let Some(last) = all.last() {
-                t -= (last >> (max % 8)).count_ones() as u64;
-            }
-        }
-        t
-    };
+    let total = count_dumped(bm, 0, max)?;
     let need = (total / n as u64) as i64;
     let mut ranges = Vec::with_capacity(n);
     let (mut end, mut cur) = (0u64, 0usize);
@@ -62,7 +53,7 @@ pub fn split_ranges(bm: &MemBitmaps, max: u64, page_size: u64, n: usize) -> Vec<
         ranges.push((start, end));
     }
     ranges.push((end, max));
-    ranges
+    Ok(ranges)
 }
 
 /// What a split dump wrote, over all its files.
@@ -75,32 +66,36 @@ pub struct SplitOutcome {
     pub file_size: u64,
 }
 
-/// Filter `vmcore` and write it split over `outputs` (`dry_run`: filter and compress, write
-/// nothing).
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    vmcore: &Path,
-    outputs: &[String],
-    level: u8,
-    codec: Codec,
-    threads: usize,
-    force: bool,
-    dry_run: bool,
-    message_level: u8,
-) -> Result<SplitOutcome, String> {
+/// Filter `vmcore` and write it split over `outputs`, with the options of `opts` (dump
+/// level, compression, threads, -f, --dry-run, --work-dir for large bitmaps, progress).
+pub fn run(vmcore: &Path, outputs: &[String], opts: &Options) -> Result<SplitOutcome, String> {
+    let level = opts.dump_level();
+    let codec = collector::codec(opts.compression);
+    let threads = collector::threads(opts);
+    let message_level = opts.effective_message_level();
     let vm = vmcore::Vmcore::open_with(vmcore, vmcore::Access::Pread)
         .map_err(|e| format!("{}: {e}", vmcore.display()))?;
     let err = |e: collector::CollectorError| format!("{}: {e}", vmcore.display());
-    let (bm, mut stats, max) = collector::classify(&vm, level).map_err(err)?;
+    // Large bitmaps go to --work-dir, else beside the first output (not in RAM).
+    let scratch = match &opts.work_dir {
+        Some(d) => Path::new(d).to_path_buf(),
+        None => outputs
+            .first()
+            .and_then(|p| Path::new(p).parent())
+            .filter(|p| !p.as_os_str().is_empty() && !opts.dry_run)
+            .map_or_else(std::env::temp_dir, Path::to_path_buf),
+    };
+    let (bm, mut stats, max) =
+        collector::classify_bounded(&vm, level, &scratch, collector::BITMAP_MEMORY).map_err(err)?;
     let ps = vm.dump().page_size();
     let base = collector::dump_info(&vm, max, level).map_err(err)?;
     // Every output is created (or refused) before anything is written.
     let mut files = Vec::with_capacity(outputs.len());
     for path in outputs {
-        files.push(if dry_run {
+        files.push(if opts.dry_run {
             None
         } else {
-            Some(collector::open_output(Path::new(path), force).map_err(|e| e.message)?)
+            Some(collector::open_output(Path::new(path), opts.force).map_err(|e| e.message)?)
         });
     }
     let n = outputs.len();
@@ -109,7 +104,7 @@ pub fn run(
     for (i, ((path, mut f), range)) in outputs
         .iter()
         .zip(files)
-        .zip(split_ranges(&bm, max, ps, n))
+        .zip(split_ranges(&bm, max, ps, n).map_err(|e| e.to_string())?)
         .enumerate()
     {
         let label = format!("Copying data {}/{n}", i + 1);
@@ -148,4 +143,52 @@ pub fn run(
         pages,
         file_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kdump_compressed::write::MemBitmaps;
+
+    /// Bitmaps with `dumped[i]` pages dumped at the start of split block `i`, over `max`
+    /// frames.
+    fn bitmaps(max: u64, dumped: &[u64]) -> MemBitmaps {
+        let per_block = SPLITBLOCK_BYTES / 4096;
+        let mut bm = MemBitmaps::new(max, 4096);
+        for (b, &n) in dumped.iter().enumerate() {
+            for pfn in b as u64 * per_block..b as u64 * per_block + n {
+                bm.set_valid(pfn);
+                bm.set_dumped(pfn);
+            }
+        }
+        bm
+    }
+
+    #[test]
+    fn whole_blocks_until_each_file_has_its_share() {
+        let pb = SPLITBLOCK_BYTES / 4096;
+        let max = 3 * pb + 1000;
+        // 950 pages in all, the last 500 in the partial block (counted as empty there).
+        let bm = bitmaps(max, &[100, 300, 50, 500]);
+        // A share of 316: file 1 takes blocks 0 and 1 (400), file 2 the rest.
+        assert_eq!(
+            split_ranges(&bm, max, 4096, 3).unwrap(),
+            [(0, 2 * pb), (2 * pb, max), (max, max)]
+        );
+        // A share of 475: blocks 0-2 hold 450 (< 475), so file 1 runs to the end.
+        assert_eq!(
+            split_ranges(&bm, max, 4096, 2).unwrap(),
+            [(0, max), (max, max)]
+        );
+        assert_eq!(split_ranges(&bm, max, 4096, 1).unwrap(), [(0, max)]);
+    }
+
+    #[test]
+    fn a_dump_smaller_than_a_block_goes_to_the_first_file() {
+        let bm = bitmaps(5000, &[3000]);
+        assert_eq!(
+            split_ranges(&bm, 5000, 4096, 2).unwrap(),
+            [(0, 5000), (5000, 5000)]
+        );
+    }
 }
