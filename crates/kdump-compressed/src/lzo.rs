@@ -14,7 +14,7 @@
 //! bounds checks. The hash table (4096 `u16` positions) is cleared per chunk instead of
 //! validating entries. The search probes 4-byte hashes with a step that grows with the
 //! literal run, tries the previous match distance one byte after each match first, extends
-//! matches 8 bytes at a time (XOR + trailing zeros) and copies literals 16 bytes at a time.
+//! matches 16 bytes at a time (two 8-byte XORs + trailing zeros) and copies literals 16 bytes at a time.
 //! On the 6.1 fixture's pages it compresses faster than liblzo2's `lzo1x_1_compress` with
 //! output within 0.5% of its size (`cargo run --release --example codec-bench`).
 //!
@@ -392,19 +392,25 @@ fn find(
     }
 }
 
-/// Length of the match at `cur` against `cand` (at least 4 bytes equal), 8 bytes at a time,
+/// Length of the match at `cur` against `cand` (at least 4 bytes equal), 16 bytes at a time,
 /// at most to the chunk end `c`.
 #[inline(always)]
 fn match_len(win: &Window, cur: usize, cand: usize, c: usize) -> usize {
     let max = c - cur;
     let mut len = 4usize;
     loop {
-        let x = w64(win, cur + len) ^ w64(win, cand + len);
-        if x != 0 {
-            len += (x.trailing_zeros() >> 3) as usize;
+        let x1 = w64(win, cur + len) ^ w64(win, cand + len);
+        let x2 = w64(win, cur + len + 8) ^ w64(win, cand + len + 8);
+        if (x1 | x2) != 0 {
+            let t = if x1 != 0 {
+                x1.trailing_zeros()
+            } else {
+                64 + x2.trailing_zeros()
+            };
+            len += (t >> 3) as usize;
             break;
         }
-        len += 8;
+        len += 16;
         if len >= max {
             break;
         }
