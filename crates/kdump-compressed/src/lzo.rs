@@ -14,7 +14,8 @@
 //! bounds checks. The hash table (4096 `u16` positions) is cleared per chunk instead of
 //! validating entries. The search probes 4-byte hashes with a step that grows with the
 //! literal run, tries the previous match distance one byte after each match first, extends
-//! matches 16 bytes at a time (two 8-byte XORs + trailing zeros) and copies literals 16 bytes at a time.
+//! matches 16 bytes at a time (two 8-byte XORs + trailing zeros) and copies literals 16
+//! bytes at a time.
 //! On the 6.1 fixture's pages it compresses faster than liblzo2's `lzo1x_1_compress` with
 //! output within 0.5% of its size (`cargo run --release --example codec-bench`).
 //!
