@@ -864,6 +864,8 @@ struct Out<'a, K: Sink> {
 }
 
 const DATA_BUF: usize = 1 << 20;
+/// Descriptor bytes buffered before they are written (5461 pages).
+const DESC_BUF: usize = 128 << 10;
 
 impl<K: Sink> Out<'_, K> {
     /// Append one page: its data (buffered) and descriptor.
@@ -873,7 +875,8 @@ impl<K: Sink> Out<'_, K> {
             self.data_buf.extend_from_slice(data);
         }
         self.push_desc(e, off)?;
-        if self.data_buf.len() >= DATA_BUF {
+        // Descriptors alone (runs of zero pages) must not pile up either.
+        if self.data_buf.len() >= DATA_BUF || self.desc_buf.len() >= DESC_BUF {
             self.flush()?;
         }
         Ok(())
@@ -985,7 +988,7 @@ impl<K: Sink> Out<'_, K> {
                     at += u64::from(size);
                 }
             }
-            if self.desc_buf.len() >= DATA_BUF / 8 {
+            if self.desc_buf.len() >= DESC_BUF {
                 self.flush()?;
             }
             return Ok(());
@@ -1296,4 +1299,56 @@ where
     stats.file_size = out.data_at;
     stats.first_read_error = out.first_error;
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sink that keeps nothing and remembers the largest single write.
+    #[derive(Default)]
+    struct Largest {
+        max: usize,
+        writes: usize,
+    }
+
+    impl Sink for Largest {
+        fn write_at(&mut self, _offset: u64, data: &[u8]) -> io::Result<()> {
+            self.max = self.max.max(data.len());
+            self.writes += 1;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn descriptors_of_zero_pages_are_written_in_bounded_pieces() {
+        // 400k zero pages: 9.6 MB of descriptors and no page data but the shared zero page.
+        let n = 400_000u64;
+        let mut bm = MemBitmaps::new(n, 4096);
+        for pfn in 0..n {
+            bm.set_valid(pfn);
+            bm.set_dumped(pfn);
+        }
+        let info = DumpInfo {
+            max_mapnr: n,
+            dump_level: 1,
+            ..DumpInfo::default()
+        };
+        for threads in [1, 2] {
+            let mut sink = Largest::default();
+            let opts = WriteOptions {
+                threads,
+                ..WriteOptions::default()
+            };
+            let zero = |_: u64, b: &mut [u8]| {
+                b.fill(0);
+                Ok(())
+            };
+            let stats = write_kdump(&mut sink, &info, &bm, zero, &opts).unwrap();
+            assert_eq!(stats.zero_pages, n);
+            // The bitmaps are written 1 MiB at a time; descriptors must not exceed that.
+            assert!(sink.max <= 1 << 20, "a write of {} bytes", sink.max);
+            assert!(sink.writes > 9_600_000 / DESC_BUF, "{} writes", sink.writes);
+        }
+    }
 }
