@@ -17,9 +17,18 @@ use kdump_compressed::read::{Bitmap, KdumpFile, PageState};
 use kdump_compressed::source::{FileSource, ReadAt};
 use std::time::Instant;
 
-/// CPU seconds used by this process so far (utime + stime from /proc/self/stat), so that a
-/// busy machine skews the figures less than wall time would.
+/// CPU seconds used by this thread so far (nanoseconds from /proc/thread-self/schedstat,
+/// else utime + stime ticks from /proc/self/stat), so that a busy machine skews the figures
+/// less than wall time would.
 fn cpu_seconds() -> f64 {
+    let sched = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    if let Some(ns) = sched
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        return ns as f64 / 1e9;
+    }
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
