@@ -49,6 +49,9 @@ pub struct DumpRequest<'a> {
     pub size_limit: Option<u64>,
     /// Called on the writing thread with (frames done, frames to do) after each batch.
     pub progress: Option<kdump_compressed::write::Progress>,
+    /// Where bitmaps too large for memory go (`--work-dir`; default: beside the output file,
+    /// else the temporary directory).
+    pub work_dir: Option<&'a Path>,
 }
 
 /// The result of a successful dump.
@@ -256,11 +259,11 @@ impl Bitmaps for BitmapStore {
 /// stay excluded.
 fn filter_windows<B>(
     vm: &vmcore::Vmcore,
-    level: u8,
+    config: FilterConfig,
     make: impl FnOnce(u64, u64) -> io::Result<B>,
     mut put: impl FnMut(&mut B, Bitmap, u64, &[u8]) -> io::Result<()>,
 ) -> Result<(B, Stats, u64), CollectorError> {
-    let mut filter = PageFilter::from_vmcore(vm, FilterConfig::new(DumpLevel::new(level)?))?;
+    let mut filter = PageFilter::from_vmcore(vm, config)?;
     let max = filter.max_pfn();
     let mut store = make(max, vm.dump().page_size())?;
     let input = vm.kdump().map(|kd| kd.file());
@@ -299,7 +302,7 @@ pub fn classify(
 ) -> Result<(MemBitmaps, Stats, u64), CollectorError> {
     filter_windows(
         vm,
-        level,
+        FilterConfig::new(DumpLevel::new(level)?),
         |max, ps| Ok(MemBitmaps::new(max, ps)),
         |m, which, off, data| {
             m.put_bytes(which, off, data);
@@ -316,9 +319,25 @@ pub fn classify_bounded(
     scratch_dir: &Path,
     memory: u64,
 ) -> Result<(BitmapStore, Stats, u64), CollectorError> {
+    classify_with(
+        vm,
+        FilterConfig::new(DumpLevel::new(level)?),
+        scratch_dir,
+        memory,
+    )
+}
+
+/// [`classify_bounded`] with a filter configuration of the caller's (ELF output, say, decides
+/// zero pages while classifying).
+pub fn classify_with(
+    vm: &vmcore::Vmcore,
+    config: FilterConfig,
+    scratch_dir: &Path,
+    memory: u64,
+) -> Result<(BitmapStore, Stats, u64), CollectorError> {
     filter_windows(
         vm,
-        level,
+        config,
         |max, ps| BitmapStore::new(max, ps, scratch_dir, memory),
         |s, which, off, data| s.put(which, off, data),
     )
@@ -389,21 +408,38 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
         req.levels.clone()
     };
     let mut output = req.output;
-    // Large bitmaps go beside the dump (on the dump target, not in the capture kernel's RAM).
-    let scratch_dir = match &output {
-        Output::File { path, .. } => path
+    // Large bitmaps go to --work-dir, else beside the dump (on the dump target, not in the
+    // capture kernel's RAM).
+    let scratch_dir = match (req.work_dir, &output) {
+        (Some(d), _) => d.to_path_buf(),
+        (None, Output::File { path, .. }) => path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
-        _ => std::env::temp_dir(),
+        (None, _) => std::env::temp_dir(),
     };
-    let mut file = match &output {
-        Output::File { path, force } => Some(open_output(path, *force)?),
-        _ => None,
-    };
+    // Refuse an existing file at once, but create it only once the input has been read
+    // and classified: a bad input leaves no empty file behind.
+    if let Output::File { path, force: false } = &output {
+        if path.exists() {
+            return Err(CollectorError::new(format!(
+                "{} already exists (use -f to overwrite it)",
+                path.display()
+            )));
+        }
+    }
+    let mut file: Option<std::fs::File> = None;
     for (i, &level) in levels.iter().enumerate() {
-        let (bitmaps, mut stats, max) = classify_bounded(&vm, level, &scratch_dir, BITMAP_MEMORY)?;
-        let info = dump_info(&vm, max, level)?;
+        let named = |e: CollectorError| CollectorError {
+            message: format!("{}: {}", req.vmcore.display(), e.message),
+            os_error: e.os_error,
+        };
+        let (bitmaps, mut stats, max) =
+            classify_bounded(&vm, level, &scratch_dir, BITMAP_MEMORY).map_err(named)?;
+        let info = dump_info(&vm, max, level).map_err(named)?;
+        if let (Output::File { path, force }, None) = (&output, &file) {
+            file = Some(open_output(path, *force)?);
+        }
         let opts = WriteOptions {
             codec: req.codec,
             threads: req.threads.max(1),

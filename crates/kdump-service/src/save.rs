@@ -220,6 +220,7 @@ fn run_collector(
             threads: collector::threads(&o),
             size_limit: o.size_limit,
             progress: None,
+            work_dir: o.work_dir.as_deref().map(Path::new),
         };
         return collector::run(req).map(Some).map_err(|e| e.message);
     }

@@ -13,9 +13,9 @@ use kdump_compressed::elf::{self, Phdr};
 use kdump_compressed::flattened::FlatWriter;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::source::{FileSource, ReadAt};
-use kdump_compressed::write::{Bitmaps, LimitedSink, MemBitmaps, Sink, WriteError};
+use kdump_compressed::write::{Bitmaps, LimitedSink, Sink, WriteError};
 use kdump_service::collector;
-use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
+use page_filter::{DumpLevel, FilterConfig, Stats};
 use std::io;
 use std::io::Write;
 use std::path::Path;
@@ -151,6 +151,7 @@ pub fn run(
     level: u8,
     force: bool,
     size_limit: Option<u64>,
+    work_dir: Option<&Path>,
     progress: Option<Arc<Indicator>>,
 ) -> Result<ElfOutcome, String> {
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", vmcore.display());
@@ -158,49 +159,44 @@ pub fn run(
     // Zero pages are decided while classifying, as makedumpfile does for ELF output.
     let mut config = FilterConfig::new(DumpLevel::new(level).map_err(|e| err(&e))?);
     config.exclude_zero_pages = level & 1 != 0;
-    let mut filter = PageFilter::from_vmcore(&vm, config).map_err(|e| err(&e))?;
-    let max = filter.max_pfn();
+    // Bitmaps in bounded memory (a scratch file in --work-dir or beside the output when
+    // large); what a kdump-compressed input excluded stays excluded.
+    let scratch = work_dir.map_or_else(
+        || match out {
+            Target::File(p) => p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
+            _ => std::env::temp_dir(),
+        },
+        Path::to_path_buf,
+    );
+    let (bm, stats, max) =
+        collector::classify_with(&vm, config, &scratch, collector::BITMAP_MEMORY)
+            .map_err(|e| err(&e))?;
     let ps = vm.dump().page_size();
-    let mut bm = MemBitmaps::new(max, ps);
-    while let Some(w) = filter.next_window().map_err(|e| err(&e))? {
-        for pfn in w.dumped_pfns() {
-            if pfn < max {
-                bm.set_dumped(pfn);
-            }
-        }
-    }
-    let stats = *filter.stats();
     let input = match vm.kdump() {
-        Some(kd) => {
-            // What the input excluded cannot come back: AND its bitmap 2 into ours, 64 KiB
-            // at a time.
-            let f = kd.file();
-            let len = max.div_ceil(8);
-            let (mut ours, mut theirs) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
-            let mut off = 0u64;
-            while off < len {
-                let n = (len - off).min(ours.len() as u64) as usize;
-                bm.read_bytes(Bitmap::Dumped, off, &mut ours[..n])
-                    .and_then(|_| Bitmaps::read_bytes(f, Bitmap::Dumped, off, &mut theirs[..n]))
-                    .map_err(|e| err(&e))?;
-                for (a, b) in ours[..n].iter_mut().zip(&theirs[..n]) {
-                    *a &= *b;
-                }
-                bm.put_bytes(Bitmap::Dumped, off, &ours[..n]);
-                off += n as u64;
-            }
-            kdump_input(&vm, kd)?
-        }
+        Some(kd) => kdump_input(&vm, kd)?,
         None => elf_input(vmcore, &FileSource::open(vmcore).map_err(|e| err(&e))?)?,
     };
-    let mut byte = [0u8; 1];
+    // Bitmap 2 read 64 KiB at a time (it may be in a scratch file).
+    let mut chunk = vec![0u8; 1 << 16];
+    let mut chunk_at = u64::MAX;
     let loads = elf::plan_elf_loads(&input.loads, ps, |pfn| {
         // Frames beyond mem_map (firmware ranges in QEMU dumps) have no struct page to
         // classify: left out.
         if pfn >= max {
             return false;
         }
-        bm.read_bytes(Bitmap::Dumped, pfn / 8, &mut byte).is_ok() && byte[0] >> (pfn % 8) & 1 == 1
+        let byte = pfn / 8;
+        let start = byte - byte % chunk.len() as u64;
+        if start != chunk_at {
+            if bm.read_bytes(Bitmap::Dumped, start, &mut chunk).is_err() {
+                return false;
+            }
+            chunk_at = start;
+        }
+        chunk[(byte - start) as usize] >> (pfn % 8) & 1 == 1
     });
     // The output is created once the input has been read and classified, so a bad input
     // leaves no empty file behind (which would need -f on the next run).

@@ -119,6 +119,7 @@ fn run(opts: &Options) -> Result<(), String> {
                     opts.dump_level(),
                     opts.force,
                     opts.size_limit,
+                    opts.work_dir.as_deref().map(Path::new),
                     progress::Indicator::new(level, "Copying data", 1),
                 )?;
                 return finish(
@@ -162,6 +163,7 @@ fn run(opts: &Options) -> Result<(), String> {
                 threads: collector::threads(opts),
                 size_limit: opts.size_limit,
                 progress: indicator.as_ref().map(progress::Indicator::callback),
+                work_dir: opts.work_dir.as_deref().map(Path::new),
             };
             let t = Instant::now();
             let out = collector::run(req);

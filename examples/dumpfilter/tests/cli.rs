@@ -557,7 +557,12 @@ fn an_input_that_cannot_be_filtered_leaves_no_output_file() {
         .load(0, 0xffff_8880_0000_0000, &[1u8; 8192], 8192)
         .build();
     std::fs::write(&core, img).unwrap();
-    let modes: [(&[&str], usize); 2] = [(&["-E", "-d", "31"], 1), (&["--split", "-d", "31"], 2)];
+    let modes: [(&[&str], usize); 4] = [
+        (&["-d", "31"], 1),
+        (&["-l", "-d", "31"], 1),
+        (&["-E", "-d", "31"], 1),
+        (&["--split", "-d", "31"], 2),
+    ];
     for (args, n) in modes {
         let outs: Vec<_> = (0..n).map(|i| fresh(&dir, &format!("out{i}"))).collect();
         let o = dumpfilter()
