@@ -199,10 +199,13 @@ pub fn crash_check() -> Result<String> {
         .arg(&cmds)
         .stdin(Stdio::null())
         .output()?;
-    let said = String::from_utf8_lossy(&said.stdout).into_owned()
-        + &String::from_utf8_lossy(&said.stderr);
+    let said =
+        String::from_utf8_lossy(&said.stdout).into_owned() + &String::from_utf8_lossy(&said.stderr);
     if !said.contains("This dumpfile is incomplete") {
-        bail!("crash did not report our INCOMPLETE dump as incomplete: {}", said.trim());
+        bail!(
+            "crash did not report our INCOMPLETE dump as incomplete: {}",
+            said.trim()
+        );
     }
     eprintln!("[crash] a dump cut at 20 MB (-L): crash reports it incomplete");
     let _ = std::fs::remove_file(&out);
