@@ -947,7 +947,12 @@ impl<K: Sink> Out<'_, K> {
         Ok(())
     }
 
+    /// Write what is buffered: first the bitmap 2 byte of a skipped frame (the descriptors
+    /// after it are ranked without that frame, so none of them may reach the file before
+    /// it), then page data, then the descriptors pointing at it. A failure at any step leaves
+    /// a consistent INCOMPLETE file.
     fn flush(&mut self) -> Result<(), WriteError> {
+        self.write_fix()?;
         if !self.data_buf.is_empty() {
             let at = self.data_at;
             self.sink
@@ -964,7 +969,7 @@ impl<K: Sink> Out<'_, K> {
             self.desc_idx = self.next_desc;
             self.desc_buf.clear();
         }
-        self.write_fix()
+        Ok(())
     }
 
     /// Write one finished batch (entries in pfn order). A large batch's data (uncompressed
