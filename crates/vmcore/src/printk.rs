@@ -258,7 +258,7 @@ pub fn for_each_record(
                     l.tail_id, l.head_id, l.count
                 )));
             }
-            id = (id + 1) & DESC_ID_MASK;
+            id = id.wrapping_add(1) & DESC_ID_MASK;
         }
         return Ok(());
     }
