@@ -12,9 +12,10 @@ use std::io::Write;
 
 /// Upper bound on descriptors walked (`1 << count_bits`); real kernels use at most 2^22.
 pub const MAX_DESCS: u64 = 1 << 24;
-/// Upper bound on the text data ring or `log_buf` size accepted (256 MiB; the kernel's
-/// largest `CONFIG_LOG_BUF_SHIFT` is 25, i.e. 32 MiB).
-pub const MAX_LOG_BYTES: u64 = 1 << 28;
+/// Upper bound on the text data ring or `log_buf` size accepted (128 MiB). The kernel's
+/// largest `CONFIG_LOG_BUF_SHIFT` is 25, i.e. 32 MiB; `log_buf_len=` can ask for more, but a
+/// buffer that large is read whole, and a capture kernel has little memory to spare.
+pub const MAX_LOG_BYTES: u64 = 1 << 27;
 
 /// How to format records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
