@@ -151,6 +151,45 @@ pub fn doc_kernel() -> Vec<u8> {
     synthetic_bzimage(4096, 0x1_0000)
 }
 
+/// A crafted ELF64 x86_64 kernel for examples, tests and fuzz seeds: entry at 16 MiB, two
+/// PT_LOADs at 16 MiB (one page in the file and in memory) and 18 MiB (one page in the file,
+/// five in memory), page data a repeating pattern.
+#[doc(hidden)]
+pub fn synthetic_elf_kernel() -> Vec<u8> {
+    let mut v = vec![0u8; 0x3000];
+    v[..4].copy_from_slice(b"\x7fELF");
+    v[4] = 2;
+    v[5] = 1;
+    v[6] = 1;
+    v[16..18].copy_from_slice(&2u16.to_le_bytes());
+    v[18..20].copy_from_slice(&62u16.to_le_bytes());
+    v[24..32].copy_from_slice(&0x100_0000u64.to_le_bytes());
+    v[32..40].copy_from_slice(&64u64.to_le_bytes());
+    v[52..54].copy_from_slice(&64u16.to_le_bytes());
+    v[54..56].copy_from_slice(&56u16.to_le_bytes());
+    v[56..58].copy_from_slice(&2u16.to_le_bytes());
+    for (i, (off, paddr, filesz, memsz)) in [
+        (0x1000u64, 0x100_0000u64, 0x1000u64, 0x1000u64),
+        (0x2000, 0x120_0000, 0x1000, 0x5000),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let o = 64 + i * 56;
+        v[o..o + 4].copy_from_slice(&1u32.to_le_bytes());
+        v[o + 8..o + 16].copy_from_slice(&off.to_le_bytes());
+        v[o + 16..o + 24].copy_from_slice(&(0xffff_ffff_8000_0000 + paddr).to_le_bytes());
+        v[o + 24..o + 32].copy_from_slice(&paddr.to_le_bytes());
+        v[o + 32..o + 40].copy_from_slice(&filesz.to_le_bytes());
+        v[o + 40..o + 48].copy_from_slice(&memsz.to_le_bytes());
+        v[o + 48..o + 56].copy_from_slice(&0x20_0000u64.to_le_bytes());
+    }
+    for (i, b) in v[0x1000..].iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    v
+}
+
 /// A crafted bzImage for examples and tests: 1 setup sector, boot protocol 2.15, 64-bit entry,
 /// relocatable, 2 MiB alignment, preferred address 16 MiB, then `payload_len` zero bytes of
 /// payload; `init_size` as given.
