@@ -56,6 +56,17 @@ workload() {
     sync
 }
 
+# crash_now: sync, print KDUMPRS-CRASH for the host, crash through sysrq-c (the panic kernel
+# takes over); if the kernel is still alive 30 s later, the scenario fails.
+crash_now() {
+    sync
+    echo "KDUMPRS-CRASH uptime=$(uptime_s)"
+    echo c > /proc/sysrq-trigger
+    sleep 30
+    mark "still alive after sysrq-c"
+    exit 1
+}
+
 mark "kernel $(uname -r) up after $(uptime_s)s; cmdline: $(cat /proc/cmdline)"
 for m in $(cat /lib/modules/load-order 2>/dev/null); do
     insmod /lib/modules/$m.ko 2>/dev/null || mark "insmod $m failed"

@@ -27,9 +27,4 @@ kdump unload; result unload_rc $?
 result unloaded "$(cat /sys/kernel/kexec_crash_loaded)"
 kdump load --kernel /vmlinuz --initrd /initrd.img > /dev/null; result reload_rc $?
 workload "$(karg kdumprs.anon_mb 30)" "$(karg kdumprs.huge 0)"
-sync
-echo "KDUMPRS-CRASH uptime=$(uptime_s)"
-echo c > /proc/sysrq-trigger
-sleep 30
-mark "still alive after sysrq-c"
-exit 1
+crash_now

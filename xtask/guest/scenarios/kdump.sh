@@ -20,9 +20,4 @@ mark "panic kernel loaded by $loader rc=$rc at $(uptime_s)s"
 [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ] || exit 1
 workload "$(karg kdumprs.anon_mb 30)" "$(karg kdumprs.huge 0)"
 meminfo
-sync
-echo "KDUMPRS-CRASH uptime=$(uptime_s)"
-echo c > /proc/sysrq-trigger
-sleep 30
-mark "still alive after sysrq-c"
-exit 1
+crash_now

@@ -12,9 +12,4 @@ result first_osrelease "$(uname -r)"
 for s in init_uts_ns _stext init_top_pgt; do
     result "first_sym_$s" "$(grep " $s\$" /proc/kallsyms | head -1 | cut -d' ' -f1)"
 done
-sync
-echo "KDUMPRS-CRASH uptime=$(uptime_s)"
-echo c > /proc/sysrq-trigger
-sleep 30
-mark "still alive after sysrq-c"
-exit 1
+crash_now
