@@ -18,13 +18,7 @@ pub fn run(data: &[u8]) -> bool {
     let mut page = vec![0u8; 4096];
     let n = rest.len().min(4096);
     page[..n].copy_from_slice(&rest[..n]);
-    for codec in [
-        Codec::Zlib,
-        Codec::Lzo,
-        Codec::Snappy,
-        Codec::Zstd,
-        Codec::Lz4,
-    ] {
+    for &codec in &Codec::ALL[1..] {
         let mut c = PageCompressor::new(codec).expect("compressor");
         let (bytes, f) = c.compress(&page).expect("compress a page");
         let bytes = bytes.to_vec();

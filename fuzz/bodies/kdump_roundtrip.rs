@@ -75,14 +75,7 @@ pub fn run(data: &[u8]) -> bool {
         return false;
     }
     let (head, rest) = data.split_at(8);
-    let codec = [
-        Codec::None,
-        Codec::Zlib,
-        Codec::Lzo,
-        Codec::Snappy,
-        Codec::Zstd,
-        Codec::Lz4,
-    ][head[0] as usize % 6];
+    let codec = Codec::ALL[head[0] as usize % Codec::ALL.len()];
     let max_mapnr = 1 + u64::from(head[1] % 64);
     let dump_level = i32::from(head[2] & 31);
     let fault = u32::from_le_bytes([head[3], head[4], head[5], 0]);
