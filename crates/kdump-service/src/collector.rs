@@ -197,6 +197,19 @@ pub fn dump_info(
     Ok(info)
 }
 
+/// Where bitmaps too large for memory go: `work_dir` (`--work-dir`), else beside `output`
+/// (on the dump target, not in the capture kernel's RAM), else the temporary directory.
+pub fn scratch_dir(work_dir: Option<&Path>, output: Option<&Path>) -> std::path::PathBuf {
+    match (work_dir, output) {
+        (Some(d), _) => d.to_path_buf(),
+        (None, Some(out)) => out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
+        (None, None) => std::env::temp_dir(),
+    }
+}
+
 /// Bitmap bytes (both bitmaps) kept in memory; larger bitmaps go to a scratch file.
 pub const BITMAP_MEMORY: u64 = 16 << 20;
 
@@ -408,16 +421,13 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
         req.levels.clone()
     };
     let mut output = req.output;
-    // Large bitmaps go to --work-dir, else beside the dump (on the dump target, not in the
-    // capture kernel's RAM).
-    let scratch_dir = match (req.work_dir, &output) {
-        (Some(d), _) => d.to_path_buf(),
-        (None, Output::File { path, .. }) => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
-        (None, _) => std::env::temp_dir(),
-    };
+    let scratch_dir = scratch_dir(
+        req.work_dir,
+        match &output {
+            Output::File { path, .. } => Some(path),
+            _ => None,
+        },
+    );
     // Refuse an existing file at once, but create it only once the input has been read
     // and classified: a bad input leaves no empty file behind.
     if let Output::File { path, force: false } = &output {

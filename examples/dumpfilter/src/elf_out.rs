@@ -161,15 +161,12 @@ pub fn run(
     config.exclude_zero_pages = level & 1 != 0;
     // Bitmaps in bounded memory (a scratch file in --work-dir or beside the output when
     // large); what a kdump-compressed input excluded stays excluded.
-    let scratch = work_dir.map_or_else(
-        || match out {
-            Target::File(p) => p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .map_or_else(|| Path::new(".").to_path_buf(), Path::to_path_buf),
-            _ => std::env::temp_dir(),
+    let scratch = collector::scratch_dir(
+        work_dir,
+        match out {
+            Target::File(p) => Some(p),
+            _ => None,
         },
-        Path::to_path_buf,
     );
     let (bm, stats, max) =
         collector::classify_with(&vm, config, &scratch, collector::BITMAP_MEMORY)

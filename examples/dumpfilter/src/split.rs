@@ -77,14 +77,10 @@ pub fn run(vmcore: &Path, outputs: &[String], opts: &Options) -> Result<SplitOut
         .map_err(|e| format!("{}: {e}", vmcore.display()))?;
     let err = |e: collector::CollectorError| format!("{}: {e}", vmcore.display());
     // Large bitmaps go to --work-dir, else beside the first output (not in RAM).
-    let scratch = match &opts.work_dir {
-        Some(d) => Path::new(d).to_path_buf(),
-        None => outputs
-            .first()
-            .and_then(|p| Path::new(p).parent())
-            .filter(|p| !p.as_os_str().is_empty() && !opts.dry_run)
-            .map_or_else(std::env::temp_dir, Path::to_path_buf),
-    };
+    let scratch = collector::scratch_dir(
+        opts.work_dir.as_deref().map(Path::new),
+        outputs.first().map(Path::new).filter(|_| !opts.dry_run),
+    );
     let (bm, mut stats, max) =
         collector::classify_bounded(&vm, level, &scratch, collector::BITMAP_MEMORY).map_err(err)?;
     let ps = vm.dump().page_size();
