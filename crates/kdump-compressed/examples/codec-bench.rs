@@ -290,7 +290,17 @@ fn liblzo2_c(dir: &std::path::Path, rounds: usize) -> Option<(&'static str, Figu
     if !built.success() {
         return None;
     }
-    let o = std::process::Command::new(&exe)
+    let cmd = std::process::Command::new(&exe);
+    Some(("C", run_on_pages(cmd, dir, rounds)?))
+}
+
+/// Run a liblzo2 benchmark program on `dir/pages.bin` for `rounds` rounds; its figures.
+fn run_on_pages(
+    mut cmd: std::process::Command,
+    dir: &std::path::Path,
+    rounds: usize,
+) -> Option<Figures> {
+    let o = cmd
         .arg(dir.join("pages.bin"))
         .arg(rounds.to_string())
         .output()
@@ -298,7 +308,7 @@ fn liblzo2_c(dir: &std::path::Path, rounds: usize) -> Option<(&'static str, Figu
     if !o.status.success() {
         return None;
     }
-    Some(("C", parse_figures(&o.stdout)?))
+    parse_figures(&o.stdout)
 }
 
 fn liblzo2_python(dir: &std::path::Path, rounds: usize) -> Option<(&'static str, Figures)> {
@@ -316,15 +326,7 @@ for r in range(int(sys.argv[2])):
     best = min(best, time.process_time() - t)
 print(len(data) / best / 1e6, tot, raw)
 "#;
-    let o = std::process::Command::new("/usr/bin/python3")
-        .arg("-c")
-        .arg(script)
-        .arg(dir.join("pages.bin"))
-        .arg(rounds.to_string())
-        .output()
-        .ok()?;
-    if !o.status.success() {
-        return None;
-    }
-    Some(("python3-lzo", parse_figures(&o.stdout)?))
+    let mut cmd = std::process::Command::new("/usr/bin/python3");
+    cmd.arg("-c").arg(script);
+    Some(("python3-lzo", run_on_pages(cmd, dir, rounds)?))
 }
