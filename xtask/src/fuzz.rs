@@ -1,5 +1,7 @@
-//! `cargo xtask fuzz [TARGET] [--seconds N]`: short cargo-fuzz runs of the targets listed in
-//! fuzz/Cargo.toml (`[[bin]]` names).
+//! `cargo xtask fuzz [TARGET] [--seconds N] [--runs N]`: cargo-fuzz runs of the targets listed
+//! in fuzz/Cargo.toml (`[[bin]]` names), each for N seconds or until N executions, whichever
+//! comes first. Every run appends one line to fuzz/target/fuzz-logs/summary.tsv (date, target,
+//! seconds, executions, cov, ft, findings), the record the long runs are reported from.
 //!
 //! One `cargo fuzz build` for all targets, with the address sanitizer (cargo-fuzz's default
 //! `-Zsanitizer=address`; `RUSTC_BOOTSTRAP=1` lets the stable toolchain accept it), then each
@@ -70,8 +72,9 @@ impl Outcome {
 /// `-malloc_limit_mb` needs the ASan build that [`fuzz`] makes).
 pub const BOUNDS: [&str; 3] = ["-rss_limit_mb=2048", "-malloc_limit_mb=256", "-timeout=10"];
 
-/// Fuzz `only` (or every target) for `seconds` each; returns how many ran.
-pub fn fuzz(only: Option<&str>, seconds: u64) -> Result<usize> {
+/// Fuzz `only` (or every target) for `seconds` each, or until `runs` executions if that comes
+/// first; returns how many ran.
+pub fn fuzz(only: Option<&str>, seconds: u64, runs: Option<u64>) -> Result<usize> {
     crate::setup::ensure_cargo_fuzz()?;
     let all = targets()?;
     let chosen: Vec<&String> = all
@@ -113,7 +116,7 @@ pub fn fuzz(only: Option<&str>, seconds: u64) -> Result<usize> {
     let mut results = Vec::new();
     for t in &chosen {
         eprintln!("[fuzz] {t}: {seconds} s");
-        let o = run_one(&dir, &bin_dir.join(t.as_str()), t, seconds)
+        let o = run_one(&dir, &bin_dir.join(t.as_str()), t, seconds, runs)
             .with_context(|| format!("fuzz target {t}"))?;
         eprintln!(
             "[fuzz] {t}: {} execs, cov {} ft {}, {} crash(es)",
@@ -178,7 +181,7 @@ fn asan_options() -> String {
 
 /// One target, in this process's libFuzzer loop (no -jobs/-workers: one process, one worker,
 /// its output in one log).
-fn run_one(dir: &Path, bin: &Path, t: &str, seconds: u64) -> Result<Outcome> {
+fn run_one(dir: &Path, bin: &Path, t: &str, seconds: u64, runs: Option<u64>) -> Result<Outcome> {
     let work: PathBuf = dir.join("target/corpus").join(t);
     let seeds = dir.join("corpus").join(t);
     let arts = dir.join("artifacts").join(t);
@@ -189,12 +192,17 @@ fn run_one(dir: &Path, bin: &Path, t: &str, seconds: u64) -> Result<Outcome> {
     let before = artifacts(&arts);
     let log_path = logs.join(format!("{t}.log"));
     let log = std::fs::File::create(&log_path)?;
-    let status = Command::new("nice")
-        .args(["-n", "15"])
+    let started = Instant::now();
+    let mut cmd = Command::new("nice");
+    cmd.args(["-n", "15"])
         .arg(bin)
         .arg(&work)
         .arg(&seeds)
-        .arg(format!("-max_total_time={seconds}"))
+        .arg(format!("-max_total_time={seconds}"));
+    if let Some(n) = runs {
+        cmd.arg(format!("-runs={n}"));
+    }
+    let status = cmd
         .args(BOUNDS)
         // What `cargo fuzz run` sets for ASan builds (Rust's codegen units trip the ODR check).
         .env("ASAN_OPTIONS", asan_options())
@@ -246,6 +254,22 @@ fn run_one(dir: &Path, bin: &Path, t: &str, seconds: u64) -> Result<Outcome> {
             _ => {}
         }
     }
+    let summary = format!(
+        "{}\t{t}\t{:.0}\t{}\t{}\t{}\t{}\n",
+        crate::util::utc_now(),
+        started.elapsed().as_secs_f64(),
+        o.execs,
+        o.cov,
+        o.ft,
+        o.crashes + o.leaks + o.timeouts + o.ooms
+    );
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(logs.join("summary.tsv"))
+        .and_then(|mut f| f.write_all(summary.as_bytes()))
+        .context("fuzz-logs/summary.tsv")?;
     if o.failed() {
         let tail: Vec<&str> = text.lines().rev().take(30).collect();
         for l in tail.iter().rev() {

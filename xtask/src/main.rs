@@ -33,7 +33,8 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   bench                          dumpfilter vs makedumpfile on the 6.1 fixture
   crash-check                    crash (with the debug vmlinux) reads our dumps of every codec as
                                  it reads makedumpfile's (860 MB download once)
-  fuzz [TARGET] [--seconds N]    cargo fuzz run each target (default 60 s)";
+  fuzz [TARGET] [--seconds N] [--runs N]
+                                 cargo fuzz run each target (default 60 s, or N executions)";
 
 fn flag(args: &mut Vec<String>, name: &str) -> bool {
     match args.iter().position(|a| a == name) {
@@ -138,14 +139,20 @@ fn real_main() -> Result<()> {
                 .map(|s| s.parse().context("--seconds N"))
                 .transpose()?
                 .unwrap_or(60);
+            let runs = value(&mut args, "--runs")?
+                .map(|s| s.parse().context("--runs N"))
+                .transpose()?;
             let target = args.pop();
             no_more(&args)?;
             setup::setup(setup::Opts {
                 fuzz: true,
                 ..Default::default()
             })?;
-            let n = fuzz::fuzz(target.as_deref(), seconds)?;
-            println!("fuzz: {n} target(s) ran {seconds} s each");
+            let n = fuzz::fuzz(target.as_deref(), seconds, runs)?;
+            match runs {
+                Some(r) => println!("fuzz: {n} target(s) ran {seconds} s or {r} executions each"),
+                None => println!("fuzz: {n} target(s) ran {seconds} s each"),
+            }
         }
         "-h" | "--help" | "help" => println!("{USAGE}"),
         other => bail!("unknown command `{other}`\n{USAGE}"),

@@ -130,7 +130,7 @@ pub fn test(opts: Opts) -> Result<()> {
     match fuzz_seconds {
         Some(s) => {
             stage(&format!("fuzz ({s} s per target)"), &mut || {
-                fuzz::fuzz(None, s).map(|n| format!("{n} targets"))
+                fuzz::fuzz(None, s, None).map(|n| format!("{n} targets"))
             });
         }
         // Off by default: every target for 30 s plus the build is over 11 minutes on 2 cores.
