@@ -5,7 +5,7 @@
 //!
 //! One `cargo fuzz build` for all targets, with the address sanitizer (cargo-fuzz's default
 //! `-Zsanitizer=address`; `RUSTC_BOOTSTRAP=1` lets the stable toolchain accept it), then each
-//! target binary runs (niced, one at a time, one worker) over a scratch corpus in
+//! target binary runs (niced, one worker each, `--jobs` targets at a time) over a scratch corpus in
 //! fuzz/target/corpus/<target>/ (new inputs go there, never into the repository) plus the
 //! committed seeds in fuzz/corpus/<target>/, with the bounds of [`BOUNDS`]:
 //!
@@ -73,8 +73,8 @@ impl Outcome {
 pub const BOUNDS: [&str; 3] = ["-rss_limit_mb=2048", "-malloc_limit_mb=256", "-timeout=10"];
 
 /// Fuzz `only` (or every target) for `seconds` each, or until `runs` executions if that comes
-/// first; returns how many ran.
-pub fn fuzz(only: Option<&str>, seconds: u64, runs: Option<u64>) -> Result<usize> {
+/// first, `jobs` targets at a time; returns how many ran.
+pub fn fuzz(only: Option<&str>, seconds: u64, runs: Option<u64>, jobs: usize) -> Result<usize> {
     crate::setup::ensure_cargo_fuzz()?;
     let all = targets()?;
     let chosen: Vec<&String> = all
@@ -113,16 +113,35 @@ pub fn fuzz(only: Option<&str>, seconds: u64, runs: Option<u64>) -> Result<usize
     run(&mut build)?;
     eprintln!("[fuzz] build: {:.0} s", t0.elapsed().as_secs_f64());
     let bin_dir = dir.join("target/x86_64-unknown-linux-gnu/release");
+    // `jobs` targets at a time, each its own single-worker libFuzzer process; results in the
+    // order of fuzz/Cargo.toml whatever order they finish in.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, chosen.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(t) = chosen.get(i) else { break };
+                eprintln!("[fuzz] {t}: {seconds} s");
+                let o = run_one(&dir, &bin_dir.join(t.as_str()), t, seconds, runs)
+                    .with_context(|| format!("fuzz target {t}"));
+                if let Ok(o) = &o {
+                    eprintln!(
+                        "[fuzz] {t}: {} execs, cov {} ft {}, {} crash(es)",
+                        o.execs, o.cov, o.ft, o.crashes
+                    );
+                }
+                if let Ok(mut d) = done.lock() {
+                    d.push((i, t.to_string(), o));
+                }
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_default();
+    done.sort_by_key(|(i, _, _)| *i);
     let mut results = Vec::new();
-    for t in &chosen {
-        eprintln!("[fuzz] {t}: {seconds} s");
-        let o = run_one(&dir, &bin_dir.join(t.as_str()), t, seconds, runs)
-            .with_context(|| format!("fuzz target {t}"))?;
-        eprintln!(
-            "[fuzz] {t}: {} execs, cov {} ft {}, {} crash(es)",
-            o.execs, o.cov, o.ft, o.crashes
-        );
-        results.push((t.to_string(), o));
+    for (_, t, o) in done {
+        results.push((t, o?));
     }
     println!(
         "\n{:<20} {:>12} {:>7} {:>7} {:>7} {:>6} {:>6} {:>8} {:>5}",

@@ -33,8 +33,9 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   bench                          dumpfilter vs makedumpfile on the 6.1 fixture
   crash-check                    crash (with the debug vmlinux) reads our dumps of every codec as
                                  it reads makedumpfile's (860 MB download once)
-  fuzz [TARGET] [--seconds N] [--runs N]
-                                 cargo fuzz run each target (default 60 s, or N executions)";
+  fuzz [TARGET] [--seconds N] [--runs N] [--jobs N]
+                                 cargo fuzz run each target (default 60 s, or N executions;
+                                 N targets at a time, default 1)";
 
 fn flag(args: &mut Vec<String>, name: &str) -> bool {
     match args.iter().position(|a| a == name) {
@@ -142,13 +143,17 @@ fn real_main() -> Result<()> {
             let runs = value(&mut args, "--runs")?
                 .map(|s| s.parse().context("--runs N"))
                 .transpose()?;
+            let jobs = value(&mut args, "--jobs")?
+                .map(|s| s.parse().context("--jobs N"))
+                .transpose()?
+                .unwrap_or(1);
             let target = args.pop();
             no_more(&args)?;
             setup::setup(setup::Opts {
                 fuzz: true,
                 ..Default::default()
             })?;
-            let n = fuzz::fuzz(target.as_deref(), seconds, runs)?;
+            let n = fuzz::fuzz(target.as_deref(), seconds, runs, jobs)?;
             match runs {
                 Some(r) => println!("fuzz: {n} target(s) ran {seconds} s or {r} executions each"),
                 None => println!("fuzz: {n} target(s) ran {seconds} s each"),

@@ -11,7 +11,8 @@ use std::time::Instant;
 pub struct Opts {
     /// Skip the VM tests.
     pub quick: bool,
-    /// Fuzz each target for this many seconds (also from KDUMP_RS_FUZZ_SECONDS).
+    /// Fuzz each target for this many seconds (also from KDUMP_RS_FUZZ_SECONDS); the full
+    /// suite's default is [`FUZZ_SMOKE_SECONDS`], 0 turns it off.
     pub fuzz_seconds: Option<u64>,
     /// Run only the VM tests whose name contains this (after setup and fixtures; no fmt,
     /// clippy or cargo test).
@@ -33,13 +34,20 @@ fn cargo(args: &[&str]) -> Result<()> {
     )
 }
 
+/// Seconds each fuzz target runs in the full suite (not with `--quick` or `--vm`).
+pub const FUZZ_SMOKE_SECONDS: u64 = 30;
+
 /// Run every stage (later stages run even when one fails); fail if any failed.
 pub fn test(opts: Opts) -> Result<()> {
-    let fuzz_seconds = opts.fuzz_seconds.or_else(|| {
-        std::env::var("KDUMP_RS_FUZZ_SECONDS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-    });
+    let fuzz_seconds = opts
+        .fuzz_seconds
+        .or_else(|| {
+            std::env::var("KDUMP_RS_FUZZ_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+        })
+        .or((!opts.quick && opts.vm_filter.is_none()).then_some(FUZZ_SMOKE_SECONDS))
+        .filter(|&s| s > 0);
     let mut stages: Vec<Stage> = Vec::new();
     let mut stage = |name: &str, f: &mut dyn FnMut() -> Result<String>| {
         eprintln!("===== [test] {name}");
@@ -129,14 +137,15 @@ pub fn test(opts: Opts) -> Result<()> {
     }
     match fuzz_seconds {
         Some(s) => {
+            // As many targets at once as there are cores: the suite has the machine to itself.
+            let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
             stage(&format!("fuzz ({s} s per target)"), &mut || {
-                fuzz::fuzz(None, s, None).map(|n| format!("{n} targets"))
+                fuzz::fuzz(None, s, None, jobs).map(|n| format!("{n} targets, {jobs} at a time"))
             });
         }
-        // Off by default: every target for 30 s plus the build is over 11 minutes on 2 cores.
         None => eprintln!(
-            "[test] fuzz smoke runs skipped (--fuzz 30 or KDUMP_RS_FUZZ_SECONDS=30: every target \
-             30 s, about 11-13 min)"
+            "[test] fuzz smoke runs skipped (--quick, --vm or --fuzz 0; --fuzz 30 runs every \
+             target 30 s)"
         ),
     }
     summary(&stages, total)
