@@ -19,8 +19,8 @@
 
 use crate::crashkernel::Crashkernel;
 use crate::sysinfo::{SysRoot, MAX_SMALL};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The kinds of boot-loader configuration.
@@ -626,32 +626,12 @@ pub fn backup_path(p: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Write `bytes` to `path` atomically: a temporary file in the same directory, fsync,
-/// permissions copied from the file being replaced, rename over it, fsync the directory.
+/// Write `bytes` to `path` atomically with [`kdump_conf::write_atomic`] (a temporary file in
+/// the same directory, fsync, permissions copied from the file being replaced, rename over it,
+/// fsync the directory; its tests inject ENOSPC, EIO, EFBIG and a panic mid-write). The error
+/// keeps the kind of the cause and names the file and the step.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".kdump-tmp.{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        if let Ok(meta) = fs::metadata(path) {
-            f.set_permissions(meta.permissions())?;
-        }
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    kdump_conf::write_atomic(path, bytes).map_err(|e| io::Error::new(e.source.kind(), e))
 }
 
 /// What [`apply`] did to one file.
@@ -741,5 +721,30 @@ mod tests {
             let once = set_in_args(args, "1G");
             assert_eq!(set_in_args(&once, "1G"), once, "{args:?}");
         }
+    }
+
+    /// A failed replace (here: the target is a directory, so the rename fails) reports the
+    /// file and the step, leaves the target as it was and no temporary file behind.
+    #[test]
+    fn write_atomic_failure_leaves_nothing_behind() {
+        let dir = std::env::temp_dir().join(format!("kdump-bl-atomic-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let target = dir.join("grub");
+        fs::create_dir_all(target.join("inside")).unwrap();
+        let e = write_atomic(&target, b"GRUB_CMDLINE_LINUX=\"crashkernel=256M\"\n").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("grub") && msg.contains("renaming"), "{msg}");
+        assert!(target.join("inside").is_dir());
+        let left: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("grub")]);
+        // And the same call on a file replaces it.
+        let file = dir.join("default-grub");
+        fs::write(&file, "old\n").unwrap();
+        write_atomic(&file, b"new\n").unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), "new\n");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
