@@ -55,9 +55,10 @@ pub struct SaveOptions {
     pub no_action: bool,
     /// Also write vmcore-dmesg.txt (kdump-utils does).
     pub dmesg: bool,
-    /// Mount options for an nfs target (default `nolock`). kdump-utils takes them from the
-    /// export's mount in the first kernel; without a mount.nfs helper the kernel needs
-    /// `addr=` and, without rpcbind on the server, `port=` and `mountport=`.
+    /// Mount options for an nfs target (default [`NFS_DEFAULT_OPTIONS`]). The mount is the
+    /// kernel's own (no mount.nfs helper in the capture initrd), so [`nfs_mount_options`]
+    /// adds the server's `addr=` when these lack it; a server without rpcbind also needs
+    /// `port=` and `mountport=`.
     pub nfs_options: Option<String>,
 }
 
@@ -335,6 +336,37 @@ fn dump_raw(
     Ok(())
 }
 
+/// NFS mount options when none are given: NFSv3 over TCP without the lock manager (what a
+/// capture kernel can reach: no statd runs there).
+pub const NFS_DEFAULT_OPTIONS: &str = "vers=3,proto=tcp,nolock";
+
+/// The kernel mount options for an nfs target on `server`: `given` (or
+/// [`NFS_DEFAULT_OPTIONS`]) with `addr=` added when it has none. The kernel does no name
+/// lookup (mount.nfs does, and the capture initrd has none), so a host name is resolved here
+/// (/etc/hosts, DNS) and an IP address taken as it is.
+pub fn nfs_mount_options(server: &str, given: Option<&str>) -> Result<String, String> {
+    let mut o = given.unwrap_or(NFS_DEFAULT_OPTIONS).trim().to_string();
+    if o.split(',').any(|kv| kv.trim().starts_with("addr=")) {
+        return Ok(o);
+    }
+    let host = server.trim_start_matches('[').trim_end_matches(']');
+    let ip = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip,
+        Err(_) => std::net::ToSocketAddrs::to_socket_addrs(&(host, 2049))
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(|a| a.ip())
+            .ok_or_else(|| {
+                format!("nfs server {server}: cannot resolve the name (give its IP address)")
+            })?,
+    };
+    if !o.is_empty() {
+        o.push(',');
+    }
+    o.push_str(&format!("addr={ip}"));
+    Ok(o)
+}
+
 /// The capture system's address on the route to `host` (no packet is sent: a UDP socket is
 /// only connected).
 pub fn route_address(host: &str) -> Option<String> {
@@ -443,8 +475,8 @@ fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(
                 }
                 (None, TargetPlan::Nfs { server, export }) => {
                     let what = format!("{server}:{export}");
-                    let o = opts.nfs_options.as_deref().unwrap_or("nolock");
-                    target::mount("nfs", &what, &opts.mount_dir, Some(o))
+                    let o = nfs_mount_options(server, opts.nfs_options.as_deref())?;
+                    target::mount("nfs", &what, &opts.mount_dir, Some(&o))
                         .map_err(|e| e.to_string())?;
                     opts.mount_dir.clone()
                 }
@@ -766,5 +798,31 @@ mod tests {
         assert_eq!(collector_message_level(&p), 7);
         let p = plan("core_collector cp\n");
         assert_eq!(collector_message_level(&p), 7);
+    }
+
+    #[test]
+    fn nfs_options_get_the_server_address() {
+        assert_eq!(
+            nfs_mount_options("10.0.2.2", None).unwrap(),
+            "vers=3,proto=tcp,nolock,addr=10.0.2.2"
+        );
+        assert_eq!(
+            nfs_mount_options("[fd00::2]", Some("vers=4.2")).unwrap(),
+            "vers=4.2,addr=fd00::2"
+        );
+        // Given options that name the address are kept as they are.
+        let given = "nolock,vers=3,port=2050,addr=192.0.2.7";
+        assert_eq!(
+            nfs_mount_options("nfs.example", Some(given)).unwrap(),
+            given
+        );
+        // A host name is resolved (here from /etc/hosts).
+        let local = nfs_mount_options("localhost", Some("nolock")).unwrap();
+        assert!(
+            local == "nolock,addr=127.0.0.1" || local == "nolock,addr=::1",
+            "{local}"
+        );
+        let e = nfs_mount_options("", None).unwrap_err();
+        assert!(e.contains("cannot resolve"), "{e}");
     }
 }

@@ -7,7 +7,8 @@
 #                         final_action poweroff
 #   kdumprs.conf=rootfs   ext4 LABEL=missing, failure_action dump_to_rootfs (root fs: vda
 #                         mounted on /sysroot, as the capture initramfs would), poweroff
-#   kdumprs.conf=nfs      nfs 10.0.2.2:/export (kdumprs.nfsport: mountd and nfsd on the host)
+#   kdumprs.conf=nfs      nfs 10.0.2.2:/export (kdumprs.nfsport: mountd and nfsd on the host;
+#                         kdump save adds addr=10.0.2.2 itself)
 #   kdumprs.action=run    run the final/failure action for real (default: --no-action)
 [ -e /proc/vmcore ] || { mark "no /proc/vmcore: not a capture kernel"; exit 1; }
 echo "KDUMPRS-CAPTURE uptime=$(uptime_s)"
@@ -30,7 +31,7 @@ nfs)
     ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 || { mark "no eth0"; ip link; exit 1; }
     p=$(karg kdumprs.nfsport)
     target="nfs 10.0.2.2:/export"
-    extra="--nfs-options nolock,vers=3,proto=tcp,port=$p,mountport=$p,mountproto=tcp,mountvers=3,addr=10.0.2.2"
+    extra="--nfs-options nolock,vers=3,proto=tcp,port=$p,mountport=$p,mountproto=tcp,mountvers=3"
     tail="final_action poweroff" ;;
 *)
     target="ext4 LABEL=kdumpfs"
