@@ -148,8 +148,11 @@ pub struct KernelPlan {
     pub enabled: Option<bool>,
     /// KDUMP_KERNELVER: the kernel version to load (empty: the running one).
     pub kernel_version: Option<String>,
-    /// The kernel image: KDUMP_KERNEL (Debian) or KDUMP_IMG + KDUMP_IMG_EXT (Fedora).
+    /// The kernel image: KDUMP_KERNEL (Debian, a path) or KDUMP_IMG (kdump-utils, a name:
+    /// the image is `/boot/${KDUMP_IMG}-${KDUMP_KERNELVER}${KDUMP_IMG_EXT}`).
     pub kernel: Option<String>,
+    /// KDUMP_IMG_EXT (kdump-utils): the suffix after the version in the image name.
+    pub kernel_ext: Option<String>,
     /// KDUMP_INITRD (Debian).
     pub initrd: Option<String>,
     /// KDUMP_COMMANDLINE / KDUMP_CMDLINE: replaces /proc/cmdline when set.

@@ -109,11 +109,11 @@ pub fn parse_sysconfig(text: &str) -> (KernelPlan, Vec<Diagnostic>) {
     let img = get(&vars, "KDUMP_IMG")
         .filter(|s| !s.is_empty())
         .unwrap_or("vmlinuz");
-    let ext = get(&vars, "KDUMP_IMG_EXT").unwrap_or("");
     let plan = KernelPlan {
         enabled: None,
         kernel_version: non_empty(get(&vars, "KDUMP_KERNELVER")),
-        kernel: Some(format!("{img}{ext}")),
+        kernel: Some(img.to_string()),
+        kernel_ext: non_empty(get(&vars, "KDUMP_IMG_EXT")),
         initrd: None,
         commandline: non_empty(get(&vars, "KDUMP_COMMANDLINE")),
         commandline_append: words(get(&vars, "KDUMP_COMMANDLINE_APPEND")),
@@ -271,6 +271,7 @@ pub fn parse_kdump_tools(text: &str) -> (Plan, Vec<Diagnostic>) {
         enabled: Some(enabled),
         kernel_version: None,
         kernel: non_empty(get(&vars, "KDUMP_KERNEL")),
+        kernel_ext: None,
         initrd: non_empty(get(&vars, "KDUMP_INITRD")),
         commandline: non_empty(get(&vars, "KDUMP_CMDLINE")),
         commandline_append: words(Some(

@@ -195,59 +195,29 @@ pub fn resolve(
     kplan: Option<&KernelPlan>,
     opts: &LoadOptions,
 ) -> Result<LoadSpec, LoadError> {
-    let release = match kplan.and_then(|k| k.kernel_version.clone()) {
-        Some(v) => v,
-        None => root
-            .osrelease()
-            .map_err(|e| LoadError::KernelMissing(e.to_string()))?,
-    };
+    let missing = |e: crate::sysinfo::SysError| LoadError::KernelMissing(e.to_string());
+    let images = crate::sysinfo::images_for(root, kplan, "").map_err(missing)?;
     let kernel = match &opts.kernel {
         Some(k) => k.clone(),
-        None => {
-            let img = kplan.and_then(|k| k.kernel.clone());
-            let candidates: Vec<String> = match img {
-                Some(p) if p.starts_with('/') => vec![p],
-                Some(img) => vec![
-                    format!("/boot/{img}-{release}"),
-                    format!("/{img}-{release}"),
-                ],
-                None => vec![format!("/boot/vmlinuz-{release}")],
-            };
-            candidates
-                .iter()
-                .map(|c| root.path(c))
-                .find(|p| p.is_file())
-                .ok_or_else(|| {
-                    LoadError::KernelMissing(format!(
-                        "none of {} exists (set KDUMP_KERNELVER/KDUMP_IMG, KDUMP_KERNEL or --kernel)",
-                        candidates.join(", ")
-                    ))
-                })?
-        }
+        None => root.path(&images.kernel),
     };
     if !kernel.is_file() {
         return Err(LoadError::KernelMissing(format!(
-            "{} does not exist",
-            kernel.display()
+            "{} does not exist{}",
+            kernel.display(),
+            if opts.kernel.is_some() {
+                ""
+            } else {
+                " (set KDUMP_KERNELVER/KDUMP_IMG, KDUMP_KERNEL or --kernel)"
+            }
         )));
     }
     let initrd = if opts.no_initrd {
         None
     } else if let Some(i) = &opts.initrd {
         Some(i.clone())
-    } else if let Some(i) = kplan.and_then(|k| k.initrd.clone()) {
-        Some(root.path(&i))
     } else {
-        [
-            format!("/boot/initramfs-{release}kdump.img"),
-            format!("/var/lib/kdump/initramfs-{release}kdump.img"),
-            format!("/var/lib/kdump/initrd.img-{release}"),
-            format!("/boot/initrd.img-{release}"),
-            format!("/boot/initramfs-{release}.img"),
-        ]
-        .iter()
-        .map(|c| root.path(c))
-        .find(|p| p.is_file())
+        images.initrd.map(|i| root.path(&i))
     };
     let base = match kplan.and_then(|k| k.commandline.clone()) {
         Some(c) => c,

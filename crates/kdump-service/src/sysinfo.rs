@@ -322,82 +322,107 @@ pub struct Images {
     pub source: String,
 }
 
-/// Pick the images the way `kdump load` does (kdump-utils and Debian kdump-tools rules):
+/// Initrds looked for, in this order, when none is configured (`{r}`: the kernel release):
+/// kdump-utils' and Debian kdump-tools' kdump initrds, then the system's own.
+pub const INITRD_CANDIDATES: [&str; 5] = [
+    "/boot/initramfs-{r}kdump.img",
+    "/var/lib/kdump/initramfs-{r}kdump.img",
+    "/var/lib/kdump/initrd.img-{r}",
+    "/boot/initrd.img-{r}",
+    "/boot/initramfs-{r}.img",
+];
+
+/// The images for the capture kernel settings `kplan` (from /etc/sysconfig/kdump or
+/// /etc/default/kdump-tools; `None`: neither file), as system paths: the one rule that
+/// `kdump load` ([`crate::load::resolve`]) and `kdump status` ([`choose_images`]) share.
 ///
-/// 1. Debian `/etc/default/kdump-tools`: `KDUMP_KERNEL` and `KDUMP_INITRD` if set.
-/// 2. `/etc/sysconfig/kdump`: `/boot/${KDUMP_IMG:-vmlinuz}-${KDUMP_KERNELVER:-$(uname -r)}${KDUMP_IMG_EXT}`,
-///    initrd `/boot/initramfs-${ver}kdump.img`.
-/// 3. Otherwise `/boot/vmlinuz-$(uname -r)` and the first existing of
-///    `/boot/initramfs-$(uname -r)kdump.img`, `/boot/initrd.img-$(uname -r)`,
-///    `/boot/initramfs-$(uname -r).img`.
-///
-/// `kernel_override` / `initrd_override` (from the command line) win over all of these.
-pub fn choose_images(
+/// - Release: `KDUMP_KERNELVER`, else the running kernel's.
+/// - Kernel: `KDUMP_KERNEL` (a path); else `/boot/${KDUMP_IMG}-${release}${KDUMP_IMG_EXT}`
+///   (or the same name under `/`); else `/boot/vmlinuz-${release}`. When no candidate
+///   exists the first is returned, for the caller to report.
+/// - Initrd: `KDUMP_INITRD`, else the first existing of [`INITRD_CANDIDATES`].
+pub fn images_for(
     root: &SysRoot,
-    kernel_override: Option<&Path>,
-    initrd_override: Option<&Path>,
+    kplan: Option<&kdump_conf::KernelPlan>,
+    source: &str,
 ) -> Result<Images, SysError> {
-    let debian = root.read_optional("/etc/default/kdump-tools", MAX_SMALL)?;
-    let sysconfig = root.read_optional("/etc/sysconfig/kdump", MAX_SMALL)?;
-    let var = |text: &Option<String>, k: &str| {
-        text.as_deref()
-            .and_then(|t| shell_var(t, k))
-            .filter(|v| !v.is_empty())
+    let release = match kplan.and_then(|k| k.kernel_version.clone()) {
+        Some(v) => v,
+        None => root.osrelease()?,
     };
-    let release = || -> Result<String, SysError> {
-        match var(&sysconfig, "KDUMP_KERNELVER") {
-            Some(v) => Ok(v),
-            None => root.osrelease(),
-        }
-    };
-    let first_existing = |cands: Vec<PathBuf>| -> Result<Option<PathBuf>, SysError> {
-        for c in &cands {
+    let first_existing = |cands: &[PathBuf]| -> Result<Option<PathBuf>, SysError> {
+        for c in cands {
             if root.file_size(c)?.is_some() {
                 return Ok(Some(c.clone()));
             }
         }
         Ok(None)
     };
-
-    let (mut kernel, mut initrd, mut source);
-    if let Some(k) = var(&debian, "KDUMP_KERNEL") {
-        kernel = PathBuf::from(k);
-        initrd = var(&debian, "KDUMP_INITRD").map(PathBuf::from);
-        source = "/etc/default/kdump-tools".to_string();
-    } else if sysconfig.is_some() {
-        let ver = release()?;
-        let img = var(&sysconfig, "KDUMP_IMG").unwrap_or_else(|| "vmlinuz".into());
-        let ext = var(&sysconfig, "KDUMP_IMG_EXT").unwrap_or_default();
-        kernel = PathBuf::from(format!("/boot/{img}-{ver}{ext}"));
-        initrd = first_existing(vec![
-            PathBuf::from(format!("/boot/initramfs-{ver}kdump.img")),
-            PathBuf::from(format!("/boot/initrd.img-{ver}")),
-            PathBuf::from(format!("/boot/initramfs-{ver}.img")),
-        ])?;
-        source = "/etc/sysconfig/kdump".to_string();
-    } else {
-        let ver = root.osrelease()?;
-        kernel = PathBuf::from(format!("/boot/vmlinuz-{ver}"));
-        initrd = first_existing(vec![
-            PathBuf::from(format!("/boot/initramfs-{ver}kdump.img")),
-            PathBuf::from(format!("/boot/initrd.img-{ver}")),
-            PathBuf::from(format!("/boot/initramfs-{ver}.img")),
-        ])?;
-        source = "default (/boot/vmlinuz-$(uname -r))".to_string();
-    }
-    if let Some(k) = kernel_override {
-        kernel = k.to_path_buf();
-        source = "command line".to_string();
-    }
-    if let Some(i) = initrd_override {
-        initrd = Some(i.to_path_buf());
-        source = "command line".to_string();
-    }
+    let kernels: Vec<PathBuf> = match kplan.and_then(|k| k.kernel.as_deref()) {
+        Some(p) if p.starts_with('/') => vec![PathBuf::from(p)],
+        Some(img) => {
+            let ext = kplan.and_then(|k| k.kernel_ext.as_deref()).unwrap_or("");
+            vec![
+                PathBuf::from(format!("/boot/{img}-{release}{ext}")),
+                PathBuf::from(format!("/{img}-{release}{ext}")),
+            ]
+        }
+        None => vec![PathBuf::from(format!("/boot/vmlinuz-{release}"))],
+    };
+    let kernel = match first_existing(&kernels)? {
+        Some(k) => k,
+        None => kernels[0].clone(),
+    };
+    let initrd = match kplan.and_then(|k| k.initrd.as_deref()) {
+        Some(i) => Some(PathBuf::from(i)),
+        None => {
+            let cands: Vec<PathBuf> = INITRD_CANDIDATES
+                .iter()
+                .map(|c| PathBuf::from(c.replace("{r}", &release)))
+                .collect();
+            first_existing(&cands)?
+        }
+    };
     Ok(Images {
         kernel,
         initrd,
-        source,
+        source: source.to_string(),
     })
+}
+
+/// Pick the images as `kdump load` does ([`images_for`]), reading the settings from
+/// Debian's `/etc/default/kdump-tools` when it sets `KDUMP_KERNEL`, else from
+/// `/etc/sysconfig/kdump` when it exists. `kernel_override` / `initrd_override` (from the
+/// command line) win over both.
+pub fn choose_images(
+    root: &SysRoot,
+    kernel_override: Option<&Path>,
+    initrd_override: Option<&Path>,
+) -> Result<Images, SysError> {
+    let debian = root
+        .read_optional("/etc/default/kdump-tools", MAX_SMALL)?
+        .map(|t| kdump_conf::parse_kdump_tools(&t).0.kernel)
+        .and_then(|k| k.filter(|k| k.kernel.is_some()));
+    let (kplan, source) = match debian {
+        Some(k) => (Some(k), "/etc/default/kdump-tools"),
+        None => match root.read_optional("/etc/sysconfig/kdump", MAX_SMALL)? {
+            Some(t) => (
+                Some(kdump_conf::parse_sysconfig(&t).0),
+                "/etc/sysconfig/kdump",
+            ),
+            None => (None, "default (/boot/vmlinuz-$(uname -r))"),
+        },
+    };
+    let mut images = images_for(root, kplan.as_ref(), source)?;
+    if let Some(k) = kernel_override {
+        images.kernel = k.to_path_buf();
+        images.source = "command line".to_string();
+    }
+    if let Some(i) = initrd_override {
+        images.initrd = Some(i.to_path_buf());
+        images.source = "command line".to_string();
+    }
+    Ok(images)
 }
 
 #[cfg(test)]

@@ -184,6 +184,18 @@ fn images_follow_the_configuration_files() {
     );
     let i = choose_images(&root, Some(Path::new("/k")), None).unwrap();
     assert_eq!(i.kernel, Path::new("/k"));
+    // KDUMP_IMG_EXT goes after the version, as kdumpctl builds the name; an existing image
+    // under / is taken when /boot has none.
+    t.put(
+        "/etc/sysconfig/kdump",
+        "KDUMP_KERNELVER=\"6.12.9\"\nKDUMP_IMG=\"vmlinux\"\nKDUMP_IMG_EXT=\".gz\"\n",
+    );
+    let i = choose_images(&root, None, None).unwrap();
+    assert_eq!(i.kernel, Path::new("/boot/vmlinux-6.12.9.gz"));
+    t.put("/vmlinux-6.12.9.gz", "x");
+    let i = choose_images(&root, None, None).unwrap();
+    assert_eq!(i.kernel, Path::new("/vmlinux-6.12.9.gz"));
+    assert_eq!(i.source, "/etc/sysconfig/kdump");
 }
 
 #[test]
