@@ -455,12 +455,16 @@ fn discover_page_offset(mem: &Dump, x: &X86_64, info: &VmcoreInfo) -> Option<u64
 
 const TLB_ENTRIES: usize = 256;
 
-/// Cached kernel virtual reads: remembers the last translations (4 KiB granularity), so
-/// walking linked structures does not walk the page tables for every field.
+/// Cached kernel virtual reads: remembers the last translations (4 KiB granularity) and the
+/// whole mapping of the last walk (2 MiB or 1 GiB for the direct map and the memory map), so
+/// walking linked structures does not walk the page tables for every field, and a long read
+/// is one physical read per mapping instead of one per 4 KiB page.
 #[derive(Debug)]
 pub struct KernelReader<'a> {
     vmcore: &'a Vmcore,
     tlb: Box<[(u64, u64); TLB_ENTRIES]>,
+    /// The last walk's mapping: virtual base, physical base, size.
+    mapping: Option<(u64, u64, u64)>,
     hits: u64,
     misses: u64,
 }
@@ -470,6 +474,7 @@ impl<'a> KernelReader<'a> {
         Self {
             vmcore,
             tlb: Box::new([(u64::MAX, 0); TLB_ENTRIES]),
+            mapping: None,
             hits: 0,
             misses: 0,
         }
@@ -482,22 +487,49 @@ impl<'a> KernelReader<'a> {
 
     /// Translate with the cache.
     pub fn vtop(&mut self, vaddr: u64) -> Result<u64> {
+        self.translate(vaddr).map(|(pa, _)| pa)
+    }
+
+    /// The physical address of `vaddr` and how many bytes from it on are physically
+    /// contiguous in the same mapping.
+    fn translate(&mut self, vaddr: u64) -> Result<(u64, u64)> {
+        if let Some((vbase, pbase, size)) = self.mapping {
+            let off = vaddr.wrapping_sub(vbase);
+            if off < size {
+                self.hits += 1;
+                return Ok((pbase + off, size - off));
+            }
+        }
         let vpage = vaddr >> 12;
         let slot = (vpage as usize) % TLB_ENTRIES;
         if self.tlb[slot].0 == vpage {
             self.hits += 1;
-            return Ok(self.tlb[slot].1 | (vaddr & 4095));
+            return Ok((self.tlb[slot].1 | (vaddr & 4095), 4096 - (vaddr & 4095)));
         }
         self.misses += 1;
-        let pa = self.vmcore.vtop(vaddr)?;
-        self.tlb[slot] = (vpage, pa & !4095);
-        Ok(pa)
+        let t = self.vmcore.walk(vaddr)?;
+        let size = t.page_size.max(4096);
+        let off = vaddr & (size - 1);
+        self.mapping = Some((vaddr - off, t.paddr - off, size));
+        self.tlb[slot] = (vpage, t.paddr & !4095);
+        Ok((t.paddr, size - off))
     }
 
-    /// Read kernel virtual memory.
+    /// Read kernel virtual memory: one physical read per run that is contiguous in a
+    /// mapping.
     pub fn read_virt(&mut self, vaddr: u64, buf: &mut [u8]) -> Result<()> {
         let vm = self.vmcore;
-        read_virt_with(buf, vaddr, |va| self.vtop(va), &vm.dump)
+        let mut done = 0usize;
+        while done < buf.len() {
+            let va = vaddr.wrapping_add(done as u64);
+            let (pa, avail) = self.translate(va)?;
+            let n = usize::try_from(avail)
+                .unwrap_or(usize::MAX)
+                .min(buf.len() - done);
+            vm.dump.read_phys(pa, &mut buf[done..done + n])?;
+            done += n;
+        }
+        Ok(())
     }
 
     /// Read a little-endian `u64`.

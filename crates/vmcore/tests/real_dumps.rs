@@ -478,3 +478,53 @@ fn vmemmap_base_is_makedumpfiles_first_mem_map() {
     let vm = Vmcore::open(&f.path).unwrap();
     assert_eq!(vm.vmemmap_base().unwrap(), want);
 }
+
+/// The cached reader reads the memory map (2 MiB pages) and the direct map one mapping at a
+/// time, with the same bytes as the uncached page-by-page read, and walks the page tables
+/// once per mapping rather than once per 4 KiB page.
+#[test]
+fn cached_reader_reads_whole_mappings() {
+    let dumps = all_dumps();
+    if dumps.is_empty() {
+        return skip("cached reader", "no vmcore fixture on this machine");
+    }
+    for f in &dumps {
+        let vm = Vmcore::open(&f.path).expect("open");
+        let Ok(base) = vm.vmemmap_base() else {
+            skip(
+                "cached reader",
+                &format!("{}: no vmemmap", f.path.display()),
+            );
+            continue;
+        };
+        // 3 MiB of struct pages starting 64 KiB below a 2 MiB boundary: crosses two.
+        let start = (base + (4 << 20)) & !((2 << 20) - 1);
+        let start = start - (64 << 10);
+        let len = 3 << 20;
+        let mut uncached = vec![0u8; len];
+        vm.read_virt(start, &mut uncached).expect("uncached read");
+        let mut r = vm.reader();
+        let mut cached = vec![0u8; len];
+        r.read_virt(start, &mut cached).expect("cached read");
+        assert!(
+            cached == uncached,
+            "{}: cached read differs",
+            f.path.display()
+        );
+        let (hits, misses) = r.cache_stats();
+        let walk = vm.walk(start).expect("walk");
+        let size = walk.page_size.max(4096);
+        let mappings = ((start & (size - 1)) + len as u64 - 1) / size + 1;
+        assert!(
+            misses <= mappings,
+            "{}: {misses} walks for {len} bytes of {} KiB pages ({hits} hits)",
+            f.path.display(),
+            walk.page_size >> 10
+        );
+        eprintln!(
+            "cached reader: {}: {len} bytes in {misses} walks ({} KiB pages)",
+            f.path.display(),
+            walk.page_size >> 10
+        );
+    }
+}
