@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: `dumpfilter` against Debian's makedumpfile on the same real vmcore, in the
 //! same run, mode by mode; prints wall time (median of the runs), output size, sampled peak RSS
 //! and the ratios. Then a row on a synthetic sparse ELF core that claims 64 GiB (dumpfilter's
-//! `sparse-core` example: every frame a zero page, so the whole range is read and almost
-//! nothing kept; it shows whether memory stays bounded), and ours with `--num-threads 1` vs 2
+//! `sparse-core` example: every frame a zero page in a hole of the file, so almost nothing is
+//! kept; makedumpfile reads the whole range, dumpfilter finds the holes with SEEK_DATA and
+//! skips them; the row shows whether memory stays bounded), and ours with `--num-threads 1` vs 2
 //! on `-d 31 -c`. Timings are printed, never asserted.
 //!
 //! The crates' own micro-benchmarks are examples that print their side-by-side figures:
@@ -254,7 +255,7 @@ pub fn bench() -> Result<()> {
     let (a, b) = sparse?;
     row(&format!("{SPARSE_GIB}G -d 31"), &a, &b);
     println!(
-        "{SPARSE_GIB}G: a sparse ELF core claiming {SPARSE_GIB} GiB, every frame zero (1 run each)"
+        "{SPARSE_GIB}G: a sparse ELF core claiming {SPARSE_GIB} GiB, every frame zero and a hole of the file (1 run each; dumpfilter skips holes, makedumpfile reads them)"
     );
     println!("peak RSS is VmHWM sampled every 5 ms (a lower bound for very short runs)");
     println!();

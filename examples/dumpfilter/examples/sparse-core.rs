@@ -6,8 +6,9 @@
 //! page-filter's Linux 6.1 VMCOREINFO keys and mem_section layout
 //! ([`page_filter::synthetic`]). Memory is one PT_LOAD over the whole range; only the page
 //! tables, the mem_section roots and `init_uts_ns` have data, everything else (struct pages
-//! included) is a hole of the file, so every frame is a zero page: at `-d 31` the whole
-//! range is read and nothing but those few pages is dumped.
+//! included) is a hole of the file, so every frame is a zero page: at `-d 31` nothing but
+//! those few pages is dumped (makedumpfile reads the whole range; `vmcore::PreadFile` skips
+//! the holes).
 
 use page_filter::synthetic::{Flavor, MEM_SECTION, VMEMMAP};
 use std::io::{Seek, SeekFrom, Write};
