@@ -21,8 +21,9 @@ use crate::lzo::{self, LzoCompressor};
 /// 3% smaller than makedumpfile's pages at the same CPU per page; all at level 1, 1.48x faster
 /// but 1.9% larger in all; level 2 only for the ~15% of pages with almost no zero bytes (where
 /// level 2's greedy search gains most over level 1's single probe), 1.39x faster than level 2
-/// throughout and still 0.4% smaller than makedumpfile's file. The 6.12 and QEMU-dump
-/// fixtures give 1.20x and 1.37x, and files at 99-100% of makedumpfile's.
+/// throughout and still 0.3% smaller than makedumpfile's file. The QEMU-dump fixture gives
+/// 1.37x and 99.7% of makedumpfile's file; the 6.12 fixture 1.20x, 0.9% larger than level 2
+/// throughout (makedumpfile 1.7.2 keeps wrong pages on 6.12, so its file is no yardstick).
 pub const ZLIB_LEVEL: i32 = 2;
 
 /// libdeflate level for zlib pages with more than [`ZLIB_DENSE_ZEROS`] zero bytes.
