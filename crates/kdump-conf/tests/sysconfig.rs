@@ -65,7 +65,9 @@ fn sysconfig_unknown_and_repeated_variables_warn() {
         "KEXEC_ARGS=\"-s\"\nKEXEC_ARGS=\"-s -d\"\nKDUMP_FOO=1\nKDUMP_IMG_EXT=\".gz\"\n",
     );
     assert_eq!(k.kexec_args, ["-s", "-d"]);
-    assert_eq!(k.kernel.as_deref(), Some("vmlinuz.gz"));
+    // KDUMP_IMG_EXT goes after the version (/boot/vmlinuz-VER.gz), so it is kept apart.
+    assert_eq!(k.kernel.as_deref(), Some("vmlinuz"));
+    assert_eq!(k.kernel_ext.as_deref(), Some(".gz"));
     let msgs: Vec<String> = d.iter().map(|d| d.display("f").to_string()).collect();
     assert_eq!(
         msgs,
