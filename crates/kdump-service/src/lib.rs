@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod bootloader;
+pub mod capture;
 pub mod collector;
 pub mod crashkernel;
 pub mod diff;
@@ -30,6 +31,7 @@ pub mod service;
 pub mod ssh;
 pub mod status;
 pub mod sysinfo;
+pub mod system;
 pub mod target;
 
 /// Where dumps go when kdump.conf has no `path` directive.

@@ -27,6 +27,7 @@ use kdump_conf::{CollectorKind, FailureAction, FinalAction, Plan, TargetPlan, Ti
 
 use crate::collector::{self, DumpOutcome, DumpRequest, Output};
 use crate::ssh::SshTarget;
+use crate::system::{self, PowerAction, SystemRef};
 use crate::target;
 
 /// How `kdump save` runs.
@@ -60,6 +61,9 @@ pub struct SaveOptions {
     /// adds the server's `addr=` when these lack it; a server without rpcbind also needs
     /// `port=` and `mountport=`.
     pub nfs_options: Option<String>,
+    /// Carries out mounts, raw-device writes and the final or failure action (default: this
+    /// machine, behind the host guard).
+    pub system: SystemRef,
 }
 
 impl Default for SaveOptions {
@@ -76,6 +80,7 @@ impl Default for SaveOptions {
             no_action: false,
             dmesg: true,
             nfs_options: None,
+            system: SystemRef::host(),
         }
     }
 }
@@ -325,9 +330,9 @@ fn dump_raw(
     report: &mut SaveReport,
 ) -> Result<(), String> {
     report.location = device.to_string();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(device)
+    let mut f = opts
+        .system
+        .open_block_device(Path::new(device))
         .map_err(|e| format!("open {device}: {e}"))?;
     report.outcome = run_collector(plan, &opts.vmcore, Sink::Stream(&mut f))?;
     f.flush().map_err(|e| format!("{device}: {e}"))?;
@@ -438,6 +443,18 @@ fn dump_ssh(
     Ok(())
 }
 
+/// Mounts `what` on `dir` through the options' [`system`](SaveOptions::system).
+fn mount(
+    opts: &SaveOptions,
+    fstype: &str,
+    what: &str,
+    dir: &Path,
+    data: Option<&str>,
+) -> Result<(), String> {
+    system::mount_target(&*opts.system, fstype, what, dir, data)
+        .map_err(|e| format!("mounting {what} ({fstype}) on {}: {e}", dir.display()))
+}
+
 /// Carries out the dump part of `plan` (no hooks, no actions).
 fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(), String> {
     let time = opts.time.unwrap_or_else(now);
@@ -469,20 +486,23 @@ fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(
                 (None, TargetPlan::Fs { fstype, device }) => {
                     let cands = opts.devices.clone().unwrap_or_else(target::block_devices);
                     let dev = target::resolve_device(device, &cands).map_err(|e| e.to_string())?;
-                    target::mount(fstype, &dev.display().to_string(), &opts.mount_dir, None)
-                        .map_err(|e| e.to_string())?;
+                    mount(
+                        opts,
+                        fstype,
+                        &dev.display().to_string(),
+                        &opts.mount_dir,
+                        None,
+                    )?;
                     opts.mount_dir.clone()
                 }
                 (None, TargetPlan::Nfs { server, export }) => {
                     let what = format!("{server}:{export}");
                     let o = nfs_mount_options(server, opts.nfs_options.as_deref())?;
-                    target::mount("nfs", &what, &opts.mount_dir, Some(&o))
-                        .map_err(|e| e.to_string())?;
+                    mount(opts, "nfs", &what, &opts.mount_dir, Some(&o))?;
                     opts.mount_dir.clone()
                 }
                 (None, TargetPlan::Virtiofs { tag }) => {
-                    target::mount("virtiofs", tag, &opts.mount_dir, None)
-                        .map_err(|e| e.to_string())?;
+                    mount(opts, "virtiofs", tag, &opts.mount_dir, None)?;
                     opts.mount_dir.clone()
                 }
                 (
@@ -494,7 +514,7 @@ fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(
                     },
                 ) => {
                     let dir = PathBuf::from(mount_point);
-                    target::mount(fstype, device, &dir, None).map_err(|e| e.to_string())?;
+                    mount(opts, fstype, device, &dir, None)?;
                     dir
                 }
                 (None, _) => return Err("unsupported target".into()),
@@ -510,11 +530,10 @@ fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(
             let r = dump_fs(plan, opts, &mnt, &host, &time, report);
             if opts.target_root.is_none() && !matches!(other, TargetPlan::Default) {
                 // We mounted it: unmount (the data is synced; a busy mount only warns).
-                match Command::new("umount").arg(&mnt).output() {
-                    Ok(o) if o.status.success() => {}
-                    _ => report
+                if let Err(e) = opts.system.unmount(&mnt) {
+                    report
                         .warnings
-                        .push(format!("umount {} failed", mnt.display())),
+                        .push(format!("umount {} failed: {e}", mnt.display()));
                 }
             }
             r
@@ -522,37 +541,37 @@ fn do_dump(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Result<(
     }
 }
 
-/// Runs `reboot -f`, `halt -f` or `poweroff -f` after `kexec_image::guard` allowed it.
-fn power(cmd: &str, no_action: bool) -> String {
+/// Ends the capture kernel with `action` through `sys` (sync, then reboot(2)).
+fn power(sys: &SystemRef, action: PowerAction, no_action: bool) -> String {
+    let name = action.name();
     if no_action {
-        return format!("{cmd} (not run: --no-action)");
+        return format!("{name} (not run: --no-action)");
     }
-    // Only a capture kernel (it has /proc/vmcore) is ever rebooted by `kdump save`.
+    // Only a capture kernel (it has /proc/vmcore) is ever ended by `kdump save`.
     if !Path::new("/proc/vmcore").exists() {
-        return format!("{cmd} not run: this is not a capture kernel (no /proc/vmcore)");
+        return format!("{name} not run: this is not a capture kernel (no /proc/vmcore)");
     }
-    if let Err(e) = kexec_image::guard::check(kexec_image::guard::Danger::Reboot) {
-        return format!("{cmd} refused: {e}");
-    }
-    let _ = Command::new("sync").status();
-    match Command::new(cmd).arg("-f").status() {
-        Ok(_) => cmd.to_string(),
-        Err(e) => format!("{cmd} failed: {e}"),
+    match sys.power(action) {
+        Ok(()) => name.to_string(),
+        Err(e) => format!("{name} failed: {e}"),
     }
 }
 
-fn final_cmd(a: FinalAction) -> &'static str {
+fn final_power(a: FinalAction) -> PowerAction {
     match a {
-        FinalAction::Reboot => "reboot",
-        FinalAction::Halt => "halt",
-        FinalAction::Poweroff => "poweroff",
+        FinalAction::Reboot => PowerAction::Reboot,
+        FinalAction::Halt => PowerAction::Halt,
+        FinalAction::Poweroff => PowerAction::Poweroff,
     }
 }
+
+/// The shell for failure_action shell: the capture image may have none.
+const SHELL: &str = "/bin/sh";
 
 /// The first step of the action that ends `kdump save`.
 enum Head {
-    /// `reboot -f`, `halt -f` or `poweroff -f`.
-    Power(&'static str),
+    /// reboot(2): restart, halt or power off.
+    Power(PowerAction),
     /// The emergency shell.
     Shell,
     /// A failure_action command run with `sh -c`.
@@ -571,37 +590,43 @@ struct Action {
 impl Action {
     fn describe(&self) -> String {
         let head = match &self.head {
-            Head::Power(c) => (*c).to_string(),
+            Head::Power(a) => a.name().to_string(),
             Head::Shell => "shell".into(),
             Head::Command(c) => c.clone(),
             Head::Done(t) => t.clone(),
         };
         match self.then_final {
-            Some(f) => format!("{head}, then final action {}", final_cmd(f)),
+            Some(f) => format!("{head}, then final action {}", final_power(f)),
             None => head,
         }
     }
 
-    fn run(self, no_action: bool) -> String {
+    fn run(self, sys: &SystemRef, no_action: bool) -> String {
         let head = match self.head {
-            Head::Power(c) => power(c, no_action),
+            Head::Power(a) => power(sys, a, no_action),
             Head::Shell if no_action => "shell (not run: --no-action)".into(),
+            Head::Shell if !Path::new(SHELL).exists() => {
+                format!("shell: the capture image has no {SHELL}")
+            }
             Head::Shell => {
                 eprintln!("kdump: entering the kdump emergency shell; exit it to continue");
-                let _ = Command::new("sh").arg("-i").status();
-                "shell".into()
+                match sys.run_action(Command::new(SHELL).arg("-i")) {
+                    Ok(_) => "shell".into(),
+                    Err(e) => format!("shell failed: {e}"),
+                }
             }
             Head::Command(c) if no_action => format!("{c} (not run: --no-action)"),
-            Head::Command(c) => {
-                let _ = Command::new("sh").arg("-c").arg(&c).status();
-                c
-            }
+            Head::Command(c) => match sys.run_action(Command::new(SHELL).arg("-c").arg(&c)) {
+                Ok(st) if st.success() => c,
+                Ok(st) => format!("{c} ({st})"),
+                Err(e) => format!("{c} failed: {e}"),
+            },
             Head::Done(t) => t,
         };
         match self.then_final {
             Some(f) => format!(
                 "{head}, then final action {}",
-                power(final_cmd(f), no_action)
+                power(sys, final_power(f), no_action)
             ),
             None => head,
         }
@@ -610,7 +635,7 @@ impl Action {
 
 fn final_action(a: FinalAction) -> Action {
     Action {
-        head: Head::Power(final_cmd(a)),
+        head: Head::Power(final_power(a)),
         then_final: None,
     }
 }
@@ -619,9 +644,9 @@ fn final_action(a: FinalAction) -> Action {
 fn failure_action(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> Action {
     let fin = Some(plan.final_action);
     let (head, then_final) = match &plan.failure_action {
-        FailureAction::Reboot => (Head::Power("reboot"), None),
-        FailureAction::Halt => (Head::Power("halt"), None),
-        FailureAction::Poweroff => (Head::Power("poweroff"), None),
+        FailureAction::Reboot => (Head::Power(PowerAction::Reboot), None),
+        FailureAction::Halt => (Head::Power(PowerAction::Halt), None),
+        FailureAction::Poweroff => (Head::Power(PowerAction::Poweroff), None),
         FailureAction::Shell => (Head::Shell, fin),
         FailureAction::Command(c) => (Head::Command(c.clone()), fin),
         FailureAction::DumpToRootfs => {
@@ -689,7 +714,7 @@ pub fn save_with(
     };
     report.action = action.describe();
     before_action(&report);
-    report.action = action.run(opts.no_action);
+    report.action = action.run(&opts.system, opts.no_action);
     report
 }
 

@@ -1,5 +1,5 @@
 //! Dump targets on block devices: find the device a kdump.conf names (`/dev/...`, `LABEL=`,
-//! `UUID=`) and mount it.
+//! `UUID=`); mounting it goes through [`crate::system`].
 //!
 //! `LABEL=`/`UUID=` go through /dev/disk/by-label and /dev/disk/by-uuid when udev made them;
 //! otherwise (a capture initramfs without udev) every block device in /sys/class/block is
@@ -7,7 +7,6 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kdump_conf::Device;
 
@@ -20,16 +19,6 @@ pub enum TargetError {
     /// PARTUUID=/PARTLABEL= without /dev/disk links.
     #[error("dump target {0}: cannot be resolved without /dev/disk/by-partuuid or by-partlabel")]
     Unsupported(String),
-    /// mount failed.
-    #[error("mounting {what} on {dir}: {why}")]
-    Mount {
-        /// The device or export.
-        what: String,
-        /// The mount point.
-        dir: String,
-        /// mount's message.
-        why: String,
-    },
 }
 
 /// A file system found on a device.
@@ -172,56 +161,6 @@ pub fn resolve_device(dev: &Device, candidates: &[PathBuf]) -> Result<PathBuf, T
     }
     let probed: Vec<String> = candidates.iter().map(|c| c.display().to_string()).collect();
     Err(TargetError::NotFound(dev.to_string(), probed.join(", ")))
-}
-
-/// `mount -t FSTYPE [-o OPTS] WHAT DIR` (creating DIR); when the typed mount fails, one more try
-/// without `-t` (an ext3 file system mounted by the ext4 driver, ...).
-pub fn mount(
-    fstype: &str,
-    what: &str,
-    dir: &Path,
-    options: Option<&str>,
-) -> Result<(), TargetError> {
-    std::fs::create_dir_all(dir).map_err(|e| TargetError::Mount {
-        what: what.into(),
-        dir: dir.display().to_string(),
-        why: e.to_string(),
-    })?;
-    let run = |typed: bool| {
-        let mut c = Command::new("mount");
-        if typed {
-            c.arg("-t").arg(fstype);
-        }
-        if let Some(o) = options {
-            c.arg("-o").arg(o);
-        }
-        c.arg(what).arg(dir).output()
-    };
-    let first = run(true);
-    match &first {
-        Ok(o) if o.status.success() => return Ok(()),
-        _ => {}
-    }
-    if fstype != "nfs" && fstype != "virtiofs" {
-        if let Ok(o) = run(false) {
-            if o.status.success() {
-                return Ok(());
-            }
-        }
-    }
-    let why = match first {
-        Ok(o) => format!(
-            "{} ({})",
-            String::from_utf8_lossy(&o.stderr).trim(),
-            o.status
-        ),
-        Err(e) => format!("cannot run mount: {e}"),
-    };
-    Err(TargetError::Mount {
-        what: what.into(),
-        dir: dir.display().to_string(),
-        why,
-    })
 }
 
 #[cfg(test)]

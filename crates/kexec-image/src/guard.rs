@@ -1,7 +1,7 @@
 //! The host guard: dangerous operations are refused under a test harness outside the lab guest.
 //!
-//! This machine is shared. A test that loads a kernel, reboots or triggers sysrq on the host
-//! would take everyone down, so every such path in this workspace calls [`check`] first:
+//! This machine is shared. A test that loads a kernel, reboots, triggers sysrq, mounts, loads a
+//! module or writes a block device on the host would take everyone down, so every such path in this workspace calls [`check`] first:
 //!
 //! * inside our QEMU lab guest (the environment variable [`GUEST_ENV`] is `1`, which only our
 //!   guest init sets, **and** the kernel command line carries [`GUEST_CMDLINE_TOKEN`], which only
@@ -47,6 +47,14 @@ pub enum Danger {
     Reboot,
     /// A write to /proc/sysrq-trigger.
     SysrqTrigger,
+    /// mount(2) or umount(2).
+    Mount,
+    /// Opening a block device for writing.
+    BlockDeviceWrite,
+    /// finit_module(2).
+    LoadModule,
+    /// A failure_action command or the emergency shell.
+    ActionCommand,
 }
 
 impl fmt::Display for Danger {
@@ -56,6 +64,10 @@ impl fmt::Display for Danger {
             Danger::KexecFileLoad => "kexec_file_load",
             Danger::Reboot => "reboot",
             Danger::SysrqTrigger => "writing /proc/sysrq-trigger",
+            Danger::Mount => "mount/umount",
+            Danger::BlockDeviceWrite => "writing a block device",
+            Danger::LoadModule => "loading a kernel module",
+            Danger::ActionCommand => "running a failure_action command",
         })
     }
 }
