@@ -25,6 +25,7 @@ pub mod collector;
 pub mod crashkernel;
 pub mod diff;
 pub mod estimate;
+pub mod image;
 pub mod load;
 pub mod save;
 pub mod service;
