@@ -27,6 +27,7 @@ pub mod diff;
 pub mod estimate;
 pub mod image;
 pub mod load;
+pub mod net;
 pub mod save;
 pub mod service;
 pub mod ssh;
