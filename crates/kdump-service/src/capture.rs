@@ -56,6 +56,11 @@ pub struct CaptureInfo {
     pub root: Option<RootTarget>,
     /// The kernel release the image was built for.
     pub kernel_release: Option<String>,
+    /// The network of an nfs or ssh target.
+    pub net: Option<crate::net::NetConfig>,
+    /// The nfs or ssh server's address, resolved when the image was built (the capture
+    /// kernel has no name service).
+    pub server_address: Option<std::net::Ipv4Addr>,
 }
 
 impl CaptureInfo {
@@ -86,9 +91,17 @@ impl CaptureInfo {
                 "root_fstype" => fstype = Some(v),
                 "root_mount_point" => mp = Some(v),
                 "kernel_release" => info.kernel_release = Some(v),
+                "server_address" => {
+                    info.server_address = Some(
+                        v.parse()
+                            .map_err(|_| format!("line {}: `{v}` is not an IPv4 address", n + 1))?,
+                    )
+                }
+                k if k.starts_with("net_") => {}
                 _ => return Err(format!("line {}: unknown key `{k}`", n + 1)),
             }
         }
+        info.net = crate::net::NetConfig::parse_lines(text.lines())?;
         match (dev, fstype, mp) {
             (Some(device), Some(fstype), Some(mount_point)) => {
                 info.root = Some(RootTarget {
@@ -119,6 +132,13 @@ impl CaptureInfo {
                 "root_device={}\nroot_fstype={}\nroot_mount_point={}\n",
                 r.device, r.fstype, r.mount_point
             ));
+        }
+        if let Some(a) = self.server_address {
+            s.push_str(&format!("server_address={a}\n"));
+        }
+        for l in self.net.iter().flat_map(|n| n.to_lines()) {
+            s.push_str(&l);
+            s.push('\n');
         }
         s
     }
@@ -462,6 +482,14 @@ mod tests {
                 mount_point: "/".into(),
             }),
             kernel_release: Some("6.1.0-56-amd64".into()),
+            net: Some(crate::net::NetConfig {
+                mac: "52:54:00:12:34:56".into(),
+                address: "10.0.2.15".parse().unwrap(),
+                prefix: 24,
+                gateway: Some("10.0.2.2".parse().unwrap()),
+                leased: true,
+            }),
+            server_address: Some("10.0.2.2".parse().unwrap()),
         };
         assert_eq!(CaptureInfo::parse(&info.to_text()).unwrap(), info);
         assert_eq!(CaptureInfo::parse("").unwrap(), CaptureInfo::default());
