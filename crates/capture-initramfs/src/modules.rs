@@ -278,13 +278,9 @@ impl ModuleIndex {
                     m => match post {
                         Some(false) => sd.pre.push(m.to_string()),
                         Some(true) => sd.post.push(m.to_string()),
-                        None => {
-                            return Err(err(
-                                "modules.softdep",
-                                n + 1,
-                                format!("{m:?} before `pre:` or `post:`"),
-                            ))
-                        }
+                        // words before `pre:`/`post:` are ignored, as kmod does (Debian's
+                        // 6.1 modules.softdep has `softdep cifs gcm` lines)
+                        None => {}
                     },
                 }
             }
@@ -641,12 +637,21 @@ mod tests {
         let e = ModuleIndex::parse(
             Path::new("/m"),
             IndexTexts {
-                softdep: "softdep x a\n",
+                softdep: "softdep\n",
                 ..Default::default()
             },
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("/m/modules.softdep:1:"), "{e}");
+        let i = ModuleIndex::parse(
+            Path::new("/m"),
+            IndexTexts {
+                softdep: "softdep x a pre: b\n",
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(i.softdep("x").unwrap().pre, ["b"]);
         let e = ModuleIndex::parse(
             Path::new("/m"),
             IndexTexts {
