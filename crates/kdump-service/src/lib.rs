@@ -23,6 +23,7 @@ pub mod bootloader;
 pub mod collector;
 pub mod crashkernel;
 pub mod diff;
+mod dumpdir;
 pub mod estimate;
 pub mod load;
 pub mod save;
