@@ -198,6 +198,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_link_at_a_dump_file_is_not_followed() {
+        let t = std::env::temp_dir().join(format!("kdump-dumpdir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&t);
+        std::fs::create_dir_all(&t).unwrap();
+        let victim = t.join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        let d = DumpDir::create(&t, "var/crash/x").unwrap();
+        std::os::unix::fs::symlink(&victim, d.join("vmcore-incomplete")).unwrap();
+        let e = d.create_file("vmcore-incomplete").unwrap_err();
+        assert!(e.contains("File exists"), "{e}");
+        // A collector program's output is opened without following links either.
+        let e = d.sync_file("vmcore-incomplete").unwrap_err();
+        assert!(e.contains("symbolic links"), "{e}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        // A pre-created file is not reused either.
+        std::fs::write(d.join("vmcore-dmesg-incomplete.txt"), b"planted").unwrap();
+        assert!(d.create_file("vmcore-dmesg-incomplete.txt").is_err());
+        // The rename refuses to replace an entry.
+        let f = d.create_file("a").unwrap();
+        drop(f);
+        std::fs::write(d.join("b"), b"").unwrap();
+        assert!(d.rename("a", "b").unwrap_err().contains("already exists"));
+        assert!(DumpDir::create(&t, "var/crash/x")
+            .unwrap_err()
+            .contains("never reused"));
+        std::fs::remove_dir_all(&t).unwrap();
+    }
+
+    #[test]
     fn parent_components_are_refused() {
         assert!(below("/var/crash/x").is_ok());
         let e = below("/var/crash/../../etc").unwrap_err();

@@ -2,9 +2,10 @@
 //! plan with its core_collector, run kdump_post, then the final action (or the failure action
 //! when saving failed), following kdump-utils' capture script (dracut/99kdumpbase/kdump.sh):
 //!
-//! - file systems: `<mount>/<path>/<host>-<date>/`, `vmcore-dmesg.txt` first (written as
-//!   `vmcore-dmesg-incomplete.txt`, mode 0600), then `vmcore-incomplete`, synced and renamed
-//!   `vmcore`;
+//! - file systems: `<mount>/<path>/<host>-<date>/` (a new directory, mode 0700, created
+//!   without following links: see `dumpdir`), `vmcore-dmesg.txt` first (written as
+//!   `vmcore-dmesg-incomplete.txt`, mode 0600), then `vmcore-incomplete` (0600), synced on
+//!   the descriptor that wrote it, renamed `vmcore`, and the directory synced;
 //! - raw: the flattened stream (-F) written onto the device;
 //! - ssh: `mkdir -p` on the server, `vmcore-dmesg.txt`, then the flattened stream through
 //!   `umask 0077 && dd` into `vmcore-incomplete`, renamed `vmcore.flat`;
