@@ -81,6 +81,18 @@ pub enum WriteError {
         /// Cause.
         source: io::Error,
     },
+    /// Every page was written but making the file durable (`set_len`, `fsync`, write-back)
+    /// failed: the data may not be on the disk. The header was rewritten with the
+    /// INCOMPLETE flag (if that still worked).
+    #[error("the dump is not durable ({pages_written} pages written, dump marked INCOMPLETE): {what}: {source}")]
+    NotDurable {
+        /// The step that failed: `set_len` or `fsync`.
+        what: &'static str,
+        /// Pages whose data and descriptor were written.
+        pages_written: u64,
+        /// Cause.
+        source: io::Error,
+    },
     /// A compressor failed.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -115,10 +127,50 @@ impl Sink for std::fs::File {
     }
 }
 
+/// A sink whose bytes can be made durable: what a dump file needs beyond positioned writes.
+///
+/// Linux reports a write-back error (EIO, ENOSPC on a thin or network file system) once, to
+/// the open file description that was open when it happened; a descriptor opened later may
+/// never see it. So a dump is made durable by `sync` on the sink that wrote it, and every
+/// error `sync` returns means the data may be lost.
+pub trait DurableSink: Sink {
+    /// Set the length to `len` bytes (the end of the dump).
+    fn set_len(&mut self, len: u64) -> io::Result<()>;
+    /// Make everything written so far durable (`fsync`), and report any write-back error
+    /// seen since the sink was opened, including errors found by background write-back.
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl DurableSink for std::fs::File {
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        std::fs::File::set_len(self, len)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.sync_all()
+    }
+}
+
+impl<T: DurableSink + ?Sized> DurableSink for &mut T {
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        (**self).set_len(len)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        (**self).sync()
+    }
+}
+
+/// The first error of the background write-back, kept for the writer.
+type SyncError = Arc<Mutex<Option<io::Error>>>;
+
 /// A file sink that starts write-back in the background: every `every` bytes written, a
 /// second thread calls `fdatasync` on a clone of the handle. The disk then works while pages
 /// are still being compressed, and the final `fsync` ([`BackgroundSyncFile::finish`]) waits
 /// only for the tail.
+///
+/// The clone shares the open file description, so a write-back error that the background
+/// `fdatasync` sees is not reported again to the final `fsync`: it is kept, makes the next
+/// [`Sink::write_at`] fail, and is returned by [`DurableSink::sync`] and
+/// [`BackgroundSyncFile::finish`].
 #[derive(Debug)]
 pub struct BackgroundSyncFile {
     file: std::fs::File,
@@ -126,20 +178,26 @@ pub struct BackgroundSyncFile {
     since: u64,
     tx: Option<mpsc::SyncSender<()>>,
     syncer: Option<std::thread::JoinHandle<()>>,
+    error: SyncError,
 }
 
 impl BackgroundSyncFile {
     /// Wrap `file`; write-back starts after each `every` bytes.
     pub fn new(file: std::fs::File, every: u64) -> io::Result<Self> {
         let clone = file.try_clone()?;
+        let error: SyncError = Arc::new(Mutex::new(None));
+        let seen = Arc::clone(&error);
         // One pending request at most: a request made while one waits is dropped.
         let (tx, rx) = mpsc::sync_channel::<()>(1);
         let syncer = std::thread::Builder::new()
             .name("kdump-sync".into())
             .spawn(move || {
                 while rx.recv().is_ok() {
-                    // An error here shows again in finish()'s fsync.
-                    let _ = clone.sync_data();
+                    if let Err(e) = clone.sync_data() {
+                        if let Ok(mut g) = seen.lock() {
+                            g.get_or_insert(e);
+                        }
+                    }
                 }
             })?;
         Ok(BackgroundSyncFile {
@@ -148,6 +206,7 @@ impl BackgroundSyncFile {
             since: 0,
             tx: Some(tx),
             syncer: Some(syncer),
+            error,
         })
     }
 
@@ -158,12 +217,34 @@ impl BackgroundSyncFile {
         }
     }
 
-    /// Stop the background thread, `fsync` the file and return it.
+    /// The background write-back's first error (it stays, for the next call).
+    fn background_error(&self) -> io::Result<()> {
+        match self.error.lock() {
+            Ok(g) => match g.as_ref() {
+                Some(e) => Err(copy_error(e, "background write-back")),
+                None => Ok(()),
+            },
+            Err(_) => Err(io::Error::other("background write-back thread failed")),
+        }
+    }
+
+    /// Stop the background thread, `fsync` the file and return it. An error of the
+    /// background write-back is returned here even when the final `fsync` succeeds.
     pub fn finish(mut self) -> io::Result<std::fs::File> {
         self.stop();
-        let file = self.file.try_clone()?;
-        file.sync_all()?;
-        Ok(file)
+        self.sync()?;
+        self.file.try_clone()
+    }
+}
+
+/// An error that says what failed, with the same kind and OS error number as `e`.
+fn copy_error(e: &io::Error, what: &str) -> io::Error {
+    match e.raw_os_error() {
+        Some(n) => {
+            let os = io::Error::from_raw_os_error(n);
+            io::Error::new(os.kind(), format!("{what}: {os}"))
+        }
+        None => io::Error::new(e.kind(), format!("{what}: {e}")),
     }
 }
 
@@ -175,6 +256,8 @@ impl Drop for BackgroundSyncFile {
 
 impl Sink for BackgroundSyncFile {
     fn write_at(&mut self, offset: u64, data: &[u8]) -> io::Result<()> {
+        // Data already lost stops the dump here (it is then marked INCOMPLETE).
+        self.background_error()?;
         std::os::unix::fs::FileExt::write_all_at(&self.file, data, offset)?;
         self.since += data.len() as u64;
         if self.since >= self.every {
@@ -184,6 +267,18 @@ impl Sink for BackgroundSyncFile {
             }
         }
         Ok(())
+    }
+}
+
+impl DurableSink for BackgroundSyncFile {
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        // Wait for a background fdatasync in flight, so its error is not missed. Writes
+        // after this (a retry at another dump level) go on without background write-back.
+        self.stop();
+        self.background_error().and_then(|_| self.file.sync_all())
     }
 }
 
@@ -215,6 +310,19 @@ impl<S: Sink> LimitedSink<S> {
     /// The wrapped sink.
     pub fn into_inner(self) -> S {
         self.inner
+    }
+    /// The wrapped sink, borrowed.
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+}
+
+impl<S: DurableSink> DurableSink for LimitedSink<S> {
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.inner.set_len(len)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.inner.sync()
     }
 }
 
@@ -1125,6 +1233,69 @@ where
     K: Sink,
     R: PageSource,
 {
+    write_pages(sink, info, bitmaps, src, opts).map(|(stats, _)| stats)
+}
+
+/// [`write_kdump_from`] into a file that must reach the disk: after the last page the
+/// length is set to the end of the dump and the sink is synced ([`DurableSink::sync`], on
+/// the sink that wrote the data). Any failure there returns [`WriteError::NotDurable`] and
+/// rewrites the header with the INCOMPLETE flag; after a write error
+/// ([`WriteError::Incomplete`]) the sink is synced too, so what was written stays readable.
+/// `Ok` means every byte of the dump is durable (the directory entry is the caller's).
+pub fn write_kdump_durable<K, R>(
+    sink: &mut K,
+    info: &DumpInfo,
+    bitmaps: &dyn Bitmaps,
+    src: R,
+    opts: &WriteOptions,
+) -> Result<WriteStats, WriteError>
+where
+    K: DurableSink,
+    R: PageSource,
+{
+    let (stats, header) = match write_pages(sink, info, bitmaps, src, opts) {
+        Ok(v) => v,
+        Err(e) => {
+            if matches!(e, WriteError::Incomplete { .. }) {
+                let _ = sink.sync();
+            }
+            return Err(e);
+        }
+    };
+    let fail = |sink: &mut K, what, source| {
+        let mut h = header.clone();
+        h.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
+        if sink.write_at(0, &h.to_bytes()).is_ok() {
+            let _ = sink.sync();
+        }
+        WriteError::NotDurable {
+            what,
+            pages_written: stats.pages,
+            source,
+        }
+    };
+    if let Err(e) = sink.set_len(stats.file_size) {
+        return Err(fail(sink, "set_len", e));
+    }
+    if let Err(e) = sink.sync() {
+        return Err(fail(sink, "fsync", e));
+    }
+    Ok(stats)
+}
+
+/// The writer behind [`write_kdump_from`]; also returns the header written (INCOMPLETE
+/// clear), for [`write_kdump_durable`] to mark.
+fn write_pages<K, R>(
+    sink: &mut K,
+    info: &DumpInfo,
+    bitmaps: &dyn Bitmaps,
+    src: R,
+    opts: &WriteOptions,
+) -> Result<(WriteStats, DiskDumpHeader), WriteError>
+where
+    K: Sink,
+    R: PageSource,
+{
     if bitmaps.max_mapnr() != info.max_mapnr {
         return Err(WriteError::Invalid(format!(
             "bitmaps describe {} frames, the dump {}",
@@ -1303,7 +1474,7 @@ where
     let mut stats = out.stats;
     stats.file_size = out.data_at;
     stats.first_read_error = out.first_error;
-    Ok(stats)
+    Ok((stats, layout.header.clone()))
 }
 
 #[cfg(test)]

@@ -680,6 +680,12 @@ impl Checker {
                 );
             }
             "path" => {
+                if v.split('/').any(|c| c == "..") {
+                    self.err(
+                        d.value_span,
+                        format!("path {v} has a `..` component: the dump would be saved outside the dump target (give the directory without `..`)"),
+                    );
+                }
                 self.config.path = Some(Spanned {
                     value: v.to_string(),
                     span: d.value_span,

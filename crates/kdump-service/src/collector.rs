@@ -10,8 +10,8 @@ use kdump_compressed::elf;
 use kdump_compressed::format::Utsname;
 use kdump_compressed::read::Bitmap;
 use kdump_compressed::write::{
-    write_kdump_from, BackgroundSyncFile, Bitmaps, DumpInfo, FileBitmaps, LimitedSink, MemBitmaps,
-    PageSource, Sink, WriteError, WriteOptions, WriteStats,
+    write_kdump_durable, write_kdump_from, BackgroundSyncFile, Bitmaps, DumpInfo, DurableSink,
+    FileBitmaps, LimitedSink, MemBitmaps, PageSource, Sink, WriteError, WriteOptions, WriteStats,
 };
 use page_filter::{DumpLevel, FilterConfig, PageFilter, Stats};
 use std::io::{self, Write};
@@ -27,7 +27,12 @@ pub enum Output<'a> {
         /// Overwrite an existing file.
         force: bool,
     },
-    /// A flattened stream (makedumpfile -F) written to this writer.
+    /// A file the caller created (`kdump save` creates it under the dump directory with
+    /// `openat`): written, its length set and synced through this handle, so a write-back
+    /// error reaches [`run`]'s result. Wrap a file in [`BackgroundSyncFile`] for
+    /// write-back during the dump.
+    Durable(&'a mut dyn DurableSink),
+    /// A flattened stream (makedumpfile -F) written to this writer, then flushed.
     Flattened(&'a mut dyn Write),
     /// Nothing written (`--dry-run`): the pages are still filtered and compressed.
     Discard,
@@ -356,17 +361,23 @@ pub fn classify_with(
     )
 }
 
-/// Create the dump file `path` for reading and writing: refused when it exists, unless
-/// `force` (then it is truncated). The error names the file (and says to use `-f`).
+/// Create the dump file `path` for reading and writing, mode 0600 whatever the umask (a
+/// dump holds every secret of the crashed kernel): refused when it exists, unless `force`
+/// (then it is truncated and its mode narrowed). A symbolic link at `path` is never
+/// followed. The error names the file (and says to use `-f`).
 pub fn open_output(path: &Path, force: bool) -> Result<std::fs::File, CollectorError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut o = std::fs::OpenOptions::new();
-    o.write(true).read(true);
+    o.write(true)
+        .read(true)
+        .mode(0o600)
+        .custom_flags(O_NOFOLLOW | O_CLOEXEC);
     if force {
         o.create(true).truncate(true);
     } else {
         o.create_new(true);
     }
-    o.open(path).map_err(|e| {
+    let f = o.open(path).map_err(|e| {
         if e.kind() == io::ErrorKind::AlreadyExists {
             CollectorError::new(format!(
                 "{} already exists (use -f to overwrite it)",
@@ -378,8 +389,21 @@ pub fn open_output(path: &Path, force: bool) -> Result<std::fs::File, CollectorE
                 os_error: e.raw_os_error(),
             }
         }
-    })
+    })?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| CollectorError {
+            message: format!("chmod 600 {}: {e}", path.display()),
+            os_error: e.raw_os_error(),
+        })?;
+    Ok(f)
 }
+
+/// Linux's O_NOFOLLOW and O_CLOEXEC (x86_64 and arm64 differ for O_NOFOLLOW).
+#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
+const O_NOFOLLOW: i32 = 0o100000;
+#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
+const O_NOFOLLOW: i32 = 0o400000;
+const O_CLOEXEC: i32 = 0o2000000;
 
 const ENOSPC: i32 = 28;
 
@@ -441,7 +465,7 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
             )));
         }
     }
-    let mut file: Option<std::fs::File> = None;
+    let mut file: Option<BackgroundSyncFile> = None;
     for (i, &level) in levels.iter().enumerate() {
         let named = |e: CollectorError| CollectorError {
             message: format!("{}: {}", req.vmcore.display(), e.message),
@@ -451,7 +475,8 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
             classify_bounded(&vm, level, &scratch_dir, BITMAP_MEMORY).map_err(named)?;
         let info = dump_info(&vm, max, level).map_err(named)?;
         if let (Output::File { path, force }, None) = (&output, &file) {
-            file = Some(open_output(path, *force)?);
+            let f = open_output(path, *force)?;
+            file = Some(BackgroundSyncFile::new(f, SYNC_EVERY)?);
         }
         let opts = WriteOptions {
             codec: req.codec,
@@ -464,17 +489,18 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
             page_size: info.page_size as u64,
         };
         let limit = req.size_limit.unwrap_or(u64::MAX);
+        let durable = |sink: &mut dyn DurableSink| -> Result<WriteStats, WriteError> {
+            sink.set_len(0).map_err(|source| WriteError::Io {
+                what: "truncating the output",
+                offset: 0,
+                source,
+            })?;
+            let mut sink = LimitedSink::new(sink, limit);
+            write_kdump_durable(&mut sink, &info, &bitmaps, pages, &opts)
+        };
         let result = match (&mut output, file.as_mut()) {
-            (_, Some(f)) => {
-                f.set_len(0)?;
-                let mut bg = BackgroundSyncFile::new(f.try_clone()?, SYNC_EVERY)?;
-                let r = {
-                    let mut sink = LimitedSink::new(&mut bg, limit);
-                    write_kdump_from(&mut sink, &info, &bitmaps, pages, &opts)
-                };
-                bg.finish().ok();
-                r
-            }
+            (_, Some(bg)) => durable(bg),
+            (Output::Durable(sink), None) => durable(&mut **sink),
             (Output::Flattened(w), None) => {
                 let bw = io::BufWriter::with_capacity(1 << 20, &mut **w);
                 let mut flat = kdump_compressed::flattened::FlatWriter::new(bw)?;
@@ -498,10 +524,6 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
         match result {
             Ok(w) => {
                 stats.zero = w.zero_pages;
-                if let Some(f) = file.as_mut() {
-                    f.set_len(w.file_size)?;
-                    f.sync_all().ok();
-                }
                 if w.read_errors > 0 {
                     eprintln!(
                         "warning: {} page(s) could not be read and were left out of the dump ({})",
@@ -515,8 +537,9 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
                     write: w,
                 });
             }
-            Err(WriteError::Incomplete { source, .. })
-                if source.raw_os_error() == Some(ENOSPC) && i + 1 < levels.len() =>
+            Err(
+                WriteError::Incomplete { source, .. } | WriteError::NotDurable { source, .. },
+            ) if source.raw_os_error() == Some(ENOSPC) && i + 1 < levels.len() =>
             {
                 eprintln!(
                     "no space left at dump level {level}; retrying with level {}",
@@ -526,12 +549,11 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
             }
             Err(e) => {
                 let os_error = match &e {
-                    WriteError::Incomplete { source, .. } => source.raw_os_error(),
+                    WriteError::Incomplete { source, .. }
+                    | WriteError::NotDurable { source, .. }
+                    | WriteError::Io { source, .. } => source.raw_os_error(),
                     _ => None,
                 };
-                if let Some(f) = file.as_mut() {
-                    f.sync_all().ok();
-                }
                 return Err(CollectorError {
                     message: format!("writing the dump ({}): {e}", req.codec.name()),
                     os_error,

@@ -24,6 +24,7 @@ pub mod capture;
 pub mod collector;
 pub mod crashkernel;
 pub mod diff;
+mod dumpdir;
 pub mod estimate;
 pub mod image;
 pub mod load;

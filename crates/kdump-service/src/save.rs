@@ -2,9 +2,10 @@
 //! plan with its core_collector, run kdump_post, then the final action (or the failure action
 //! when saving failed), following kdump-utils' capture script (dracut/99kdumpbase/kdump.sh):
 //!
-//! - file systems: `<mount>/<path>/<host>-<date>/`, `vmcore-dmesg.txt` first (written as
-//!   `vmcore-dmesg-incomplete.txt`, mode 0600), then `vmcore-incomplete`, synced and renamed
-//!   `vmcore`;
+//! - file systems: `<mount>/<path>/<host>-<date>/` (a new directory, mode 0700, created
+//!   without following links: see `dumpdir`), `vmcore-dmesg.txt` first (written as
+//!   `vmcore-dmesg-incomplete.txt`, mode 0600), then `vmcore-incomplete` (0600), synced on
+//!   the descriptor that wrote it, renamed `vmcore`, and the directory synced;
 //! - raw: the flattened stream (-F) written onto the device;
 //! - ssh: `mkdir -p` on the server, `vmcore-dmesg.txt`, then the flattened stream through
 //!   `umask 0077 && dd` into `vmcore-incomplete`, renamed `vmcore.flat`;
@@ -25,7 +26,10 @@ use std::time::Instant;
 
 use kdump_conf::{CollectorKind, FailureAction, FinalAction, Plan, TargetPlan, Timestamp};
 
+use kdump_compressed::write::BackgroundSyncFile;
+
 use crate::collector::{self, DumpOutcome, DumpRequest, Output};
+use crate::dumpdir::DumpDir;
 use crate::ssh::SshTarget;
 use crate::system::{self, PowerAction, SystemRef};
 use crate::target;
@@ -190,11 +194,14 @@ fn do_post(plan: &Plan, status: i32, warnings: &mut Vec<String>) {
 
 /// Where the collector writes.
 enum Sink<'a> {
-    File(&'a Path),
+    /// A new file `name` in the dump directory.
+    File { dir: &'a DumpDir, name: &'a str },
     Stream(&'a mut dyn Write),
 }
 
-/// Runs the plan's collector on `vmcore` into `sink`.
+/// Runs the plan's collector on `vmcore` into `sink`. A file is durable when this returns
+/// `Ok`: the in-process collector writes and syncs it through the descriptor that created
+/// it; after a collector program it is opened and synced.
 fn run_collector(
     plan: &Plan,
     vmcore: &Path,
@@ -206,15 +213,20 @@ fn run_collector(
         _ => dumpfilter_options::parse_collector(&argv[1..]).ok(),
     };
     if let Some(o) = opts.filter(|o| collector::in_process_unsupported(o).is_none()) {
+        let mut file = None;
+        let work_dir = match &sink {
+            Sink::File { dir, .. } => Some(dir.path().to_path_buf()),
+            Sink::Stream(_) => None,
+        };
         let output = match sink {
-            Sink::File(p) => {
+            Sink::File { dir, name } => {
                 if o.flatten {
                     return Err("the collector has -F but the target is a file system".into());
                 }
-                Output::File {
-                    path: p,
-                    force: true,
-                }
+                let f = dir.create_file(name)?;
+                let bg = BackgroundSyncFile::new(f, SYNC_EVERY)
+                    .map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
+                Output::Durable(file.insert(bg))
             }
             Sink::Stream(w) => Output::Flattened(w),
         };
@@ -226,7 +238,8 @@ fn run_collector(
             threads: collector::threads(&o),
             size_limit: o.size_limit,
             progress: None,
-            work_dir: o.work_dir.as_deref().map(Path::new),
+            // Large bitmaps go to the target, not to the capture kernel's memory.
+            work_dir: o.work_dir.as_deref().map(Path::new).or(work_dir.as_deref()),
         };
         return collector::run(req).map(Some).map_err(|e| e.message);
     }
@@ -235,12 +248,14 @@ fn run_collector(
     let mut c = Command::new(prog);
     c.args(&argv[1..]).arg(vmcore);
     match sink {
-        Sink::File(p) => {
-            c.arg(p);
+        Sink::File { dir, name } => {
+            // The program creates the file itself (makedumpfile refuses an existing one).
+            c.arg(dir.join(name));
             let st = c.status().map_err(|e| format!("cannot run {prog}: {e}"))?;
             if !st.success() {
                 return Err(format!("{prog} failed ({st})"));
             }
+            dir.sync_file(name)?;
         }
         Sink::Stream(w) => {
             let mut child = c
@@ -259,19 +274,25 @@ fn run_collector(
     Ok(None)
 }
 
-fn sync_dir(dir: &Path) {
-    if let Ok(f) = std::fs::File::open(dir) {
-        let _ = f.sync_all();
-    }
+/// Start write-back of a dump file every this many bytes (see the collector's measure).
+const SYNC_EVERY: u64 = 4 << 20;
+
+/// Saves vmcore-dmesg.txt in `dir`: written as vmcore-dmesg-incomplete.txt, synced, renamed.
+fn save_dmesg(dir: &DumpDir, vmcore: &Path) -> Result<(), String> {
+    let text = collector::dmesg(vmcore).map_err(|e| e.to_string())?;
+    let tmp = "vmcore-dmesg-incomplete.txt";
+    let mut f = dir.create_file(tmp)?;
+    f.write_all(&text)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("{}: {e}", dir.join(tmp).display()))?;
+    dir.rename(tmp, "vmcore-dmesg.txt")?;
+    dir.sync()
 }
 
-#[cfg(unix)]
-fn chmod_600(p: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
-}
-
-/// Saves into a mounted file system whose mount point is `mnt`.
+/// Saves into a mounted file system whose mount point is `mnt`: a new dump directory (mode
+/// 0700, see [`DumpDir`]), vmcore-dmesg.txt, then `vmcore-incomplete` (0600) written and
+/// synced, renamed to the dump file, and the directory synced. Success means the dump and
+/// its name are on the disk; on any error the file stays `vmcore-incomplete`.
 fn dump_fs(
     plan: &Plan,
     opts: &SaveOptions,
@@ -283,43 +304,33 @@ fn dump_fs(
     let rel = plan
         .dump_dir(host, time)
         .ok_or("the plan has no dump directory")?;
-    let dir = mnt.join(rel.trim_start_matches('/'));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-    report.location = dir.display().to_string();
+    let dir = DumpDir::create(mnt, &rel)?;
+    report.location = dir.path().display().to_string();
     if opts.dmesg {
-        let tmp = dir.join("vmcore-dmesg-incomplete.txt");
-        match collector::dmesg(&opts.vmcore) {
-            Ok(text) => match std::fs::write(&tmp, text) {
-                Ok(()) => {
-                    let fin = dir.join("vmcore-dmesg.txt");
-                    if std::fs::rename(&tmp, &fin).is_ok() {
-                        chmod_600(&fin);
-                        report.dmesg_saved = true;
-                    }
-                }
-                Err(e) => {
-                    chmod_600(&tmp);
-                    report
-                        .warnings
-                        .push(format!("saving vmcore-dmesg.txt failed: {e}"))
-                }
-            },
+        match save_dmesg(&dir, &opts.vmcore) {
+            Ok(()) => report.dmesg_saved = true,
             Err(e) => report
                 .warnings
                 .push(format!("saving vmcore-dmesg.txt failed: {e}")),
         }
-        sync_dir(&dir);
     }
-    let incomplete = dir.join("vmcore-incomplete");
-    report.outcome = run_collector(plan, &opts.vmcore, Sink::File(&incomplete))?;
-    if let Ok(f) = std::fs::File::open(&incomplete) {
-        f.sync_all()
-            .map_err(|e| format!("sync {}: {e}", incomplete.display()))?;
-    }
-    let fin = dir.join(&plan.dump_file);
-    std::fs::rename(&incomplete, &fin).map_err(|e| format!("rename to {}: {e}", fin.display()))?;
-    sync_dir(&dir);
-    report.vmcore = Some(fin.display().to_string());
+    let incomplete = "vmcore-incomplete";
+    report.outcome = run_collector(
+        plan,
+        &opts.vmcore,
+        Sink::File {
+            dir: &dir,
+            name: incomplete,
+        },
+    )?;
+    dir.rename(incomplete, &plan.dump_file)?;
+    dir.sync().map_err(|e| {
+        format!(
+            "{e} (the dump is written but its name {} may not be on the disk)",
+            plan.dump_file
+        )
+    })?;
+    report.vmcore = Some(dir.join(&plan.dump_file).display().to_string());
     Ok(())
 }
 
@@ -398,6 +409,8 @@ fn dump_ssh(
         .dump_dir(host_ip, time)
         .ok_or("the plan has no dump directory")?;
     report.location = format!("{}:{dir}", t.address);
+    crate::dumpdir::below(&dir)?;
+    crate::ssh::check_key(&t.key).map_err(|e| e.to_string())?;
     t.mkdir_p(&dir).map_err(|e| e.to_string())?;
     if opts.dmesg {
         match collector::dmesg(&opts.vmcore) {

@@ -2,6 +2,15 @@
 //! `-i KEY -o BatchMode=yes -o StrictHostKeyChecking=yes`, files written by a remote
 //! `umask 0077 && dd` under a temporary name and renamed when complete; and
 //! `kdump propagate` (ssh-keygen, then ssh-copy-id), as `kdumpctl propagate` does.
+//!
+//! A dump holds every secret of the crashed kernel, so:
+//! - the private key must not be readable by group or other ([`check_key`]);
+//! - the server's host key is pinned by `kdump propagate` in [`known_hosts_path`] (beside the
+//!   key) and the capture kernel trusts that file only (`StrictHostKeyChecking=yes`, no
+//!   global file): no trust on first use there;
+//! - remote directories are made under `umask 077`, files written with `dd conv=fsync` and
+//!   synced again with their directory after the rename, so a dump reported saved is on the
+//!   server's disk.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +28,35 @@ pub enum SshError {
     /// A command failed.
     #[error("{0} failed ({1}){2}")]
     Failed(String, String, String),
+    /// The private key is readable by others, or cannot be checked.
+    #[error("ssh key {0}: {1}")]
+    Key(PathBuf, String),
+}
+
+/// The known_hosts file of `key`: `KEY.known_hosts`, beside the key. `kdump propagate`
+/// writes the server's host key there; every ssh call of the dump trusts that file only.
+pub fn known_hosts_path(key: &Path) -> PathBuf {
+    let mut p = key.as_os_str().to_owned();
+    p.push(".known_hosts");
+    PathBuf::from(p)
+}
+
+/// Refuse a private key that group or other may read or write (ssh itself refuses it, with
+/// a message the capture console may not show): the error names the fix.
+pub fn check_key(key: &Path) -> Result<(), SshError> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::metadata(key).map_err(|e| SshError::Key(key.into(), e.to_string()))?;
+    let mode = m.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(SshError::Key(
+            key.into(),
+            format!(
+                "mode {mode:04o} lets group or other read it (run: chmod 600 {})",
+                key.display()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// How to reach the ssh target.
@@ -59,6 +97,8 @@ fn check(what: &str, out: std::io::Result<std::process::Output>) -> Result<(), S
 
 impl SshTarget {
     /// The options every ssh call gets.
+    /// The pinned host keys come first: ssh keeps the first value of an option, so extra
+    /// options cannot replace them.
     pub fn args(&self) -> Vec<String> {
         let mut a = vec![
             "-i".to_string(),
@@ -67,6 +107,10 @@ impl SshTarget {
             "BatchMode=yes".into(),
             "-o".into(),
             "StrictHostKeyChecking=yes".into(),
+            "-o".into(),
+            format!("UserKnownHostsFile={}", known_hosts_path(&self.key).display()),
+            "-o".into(),
+            "GlobalKnownHostsFile=/dev/null".into(),
         ];
         for o in &self.options {
             a.push("-o".into());
@@ -82,18 +126,27 @@ impl SshTarget {
         c
     }
 
-    /// `mkdir -p DIR` on the target.
+    /// `umask 077; mkdir -p DIR` on the target.
     pub fn mkdir_p(&self, dir: &str) -> Result<(), SshError> {
-        let cmd = format!("mkdir -p {}", quote(dir)?);
+        let cmd = format!("umask 077 && mkdir -p {}", quote(dir)?);
         check(
             "ssh mkdir",
             self.command(&cmd).stdin(Stdio::null()).output(),
         )
     }
 
-    /// `mv FROM TO` on the target.
+    /// `mv FROM TO` on the target, with the file synced before and its directory after
+    /// (`sync FILE`; a `sync` of everything where that form is missing).
     pub fn rename(&self, from: &str, to: &str) -> Result<(), SshError> {
-        let cmd = format!("mv {} {}", quote(from)?, quote(to)?);
+        let dir = match to.rfind('/') {
+            Some(0) => "/",
+            Some(i) => &to[..i],
+            None => ".",
+        };
+        let (from, to, dir) = (quote(from)?, quote(to)?, quote(dir)?);
+        let cmd = format!(
+            "{{ sync -- {from} 2>/dev/null || sync; }} && mv -- {from} {to} && {{ sync -- {dir} 2>/dev/null || sync; }}"
+        );
         check("ssh mv", self.command(&cmd).stdin(Stdio::null()).output())
     }
 
@@ -126,7 +179,10 @@ impl SshTarget {
     /// Starts `umask 0077 && dd bs=512 of=PATH` on the target; write the data to the child's
     /// stdin, then [`SshTarget::finish`] it.
     pub fn start_write(&self, path: &str) -> Result<Child, SshError> {
-        let cmd = format!("umask 0077 && dd bs=512 of={} 2>/dev/null", quote(path)?);
+        let cmd = format!(
+            "umask 0077 && dd bs=512 conv=fsync of={} 2>/dev/null",
+            quote(path)?
+        );
         self.command(&cmd)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -143,10 +199,12 @@ impl SshTarget {
     /// Writes `data` to PATH.incomplete-style temporary `tmp`, then renames it to `path`.
     pub fn put(&self, data: &[u8], tmp: &str, path: &str) -> Result<(), SshError> {
         let mut child = self.start_write(tmp)?;
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(data);
-        }
+        let written = match child.stdin.take() {
+            Some(mut stdin) => stdin.write_all(data),
+            None => Err(std::io::Error::other("ssh has no stdin")),
+        };
         Self::finish(child)?;
+        written.map_err(|e| SshError::Spawn("writing to ssh dd".into(), e))?;
         self.rename(tmp, path)
     }
 }
@@ -160,12 +218,110 @@ pub struct Propagated {
     pub verified: bool,
     /// How the key was installed.
     pub method: &'static str,
+    /// Where the server's host key is pinned ([`known_hosts_path`]).
+    pub known_hosts: PathBuf,
+    /// Where the pinned host key came from: `"known_hosts"` (this machine already trusted
+    /// it) or `"first connection"` (learned now, by this command).
+    pub host_key_from: &'static str,
 }
 
-/// `kdump propagate`: create `key` (RSA, no passphrase, as kdumpctl) when missing, install its
-/// public half on `address` with ssh-copy-id (or `cat >> ~/.ssh/authorized_keys` over ssh when
-/// ssh-copy-id is missing), then check that a BatchMode login with the key works.
-/// `options` are extra `-o` options for every ssh call (a port, a known_hosts file).
+/// The `Port=` of extra ssh options (22 without one).
+fn port_of(options: &[String]) -> u16 {
+    options
+        .iter()
+        .filter_map(|o| {
+            let (k, v) = o.split_once(['=', ' '])?;
+            k.trim().eq_ignore_ascii_case("port").then(|| v.trim().parse().ok())?
+        })
+        .next()
+        .unwrap_or(22)
+}
+
+/// The name known_hosts files use for `host` on `port`.
+fn known_host_name(host: &str, port: u16) -> String {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    if port == 22 {
+        h.to_string()
+    } else {
+        format!("[{h}]:{port}")
+    }
+}
+
+/// The known_hosts files this machine trusts: those named by a `UserKnownHostsFile=` option,
+/// else ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts.
+fn trusted_files(options: &[String]) -> Vec<PathBuf> {
+    let named: Vec<PathBuf> = options
+        .iter()
+        .filter_map(|o| {
+            let (k, v) = o.split_once(['=', ' '])?;
+            k.trim()
+                .eq_ignore_ascii_case("userknownhostsfile")
+                .then(|| v.split_whitespace().map(PathBuf::from).collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect();
+    if !named.is_empty() {
+        return named;
+    }
+    let mut v = Vec::new();
+    if let Some(home) = std::env::var_os("HOME") {
+        v.push(Path::new(&home).join(".ssh/known_hosts"));
+    }
+    v.push("/etc/ssh/ssh_known_hosts".into());
+    v
+}
+
+/// The lines of `file` for `name` (`ssh-keygen -F`, which also finds hashed names).
+fn known_lines(name: &str, file: &Path) -> Vec<String> {
+    if !file.exists() {
+        return Vec::new();
+    }
+    Command::new("ssh-keygen")
+        .arg("-F")
+        .arg(name)
+        .arg("-f")
+        .arg(file)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Add `lines` to the pin file (created 0600).
+fn append_pins(file: &Path, lines: &[String]) -> Result<(), SshError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |e| SshError::Spawn(format!("write {}", file.display()), e);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(err)?;
+    for l in lines {
+        writeln!(f, "{l}").map_err(err)?;
+    }
+    f.sync_all().map_err(err)
+}
+
+/// `kdump propagate`: create `key` (RSA, no passphrase, as kdumpctl) when missing, pin the
+/// server's host key in [`known_hosts_path`], install the key's public half on `address`
+/// with ssh-copy-id (or `cat >> ~/.ssh/authorized_keys` over ssh when ssh-copy-id is
+/// missing), then check that a BatchMode login with the key and the pinned host key works.
+///
+/// The host key pinned is the one this machine already trusts for the server (its
+/// known_hosts files, or those a `UserKnownHostsFile=` option names); when none does, the
+/// key the server shows now is pinned (trust on first use happens here, with the
+/// administrator present, never in the capture kernel). A server whose key differs from a
+/// pinned one is refused. `options` are extra `-o` options for every ssh call (a port).
 pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propagated, SshError> {
     let mut generated = false;
     if !key.exists() {
@@ -183,7 +339,31 @@ pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propag
         )?;
         generated = true;
     }
-    let mut opts = Vec::new();
+    check_key(key)?;
+    let pins = known_hosts_path(key);
+    let host = address.rsplit_once('@').map_or(address, |(_, h)| h);
+    let name = known_host_name(host, port_of(options));
+    let mut host_key_from = "known_hosts";
+    if known_lines(&name, &pins).is_empty() {
+        let lines: Vec<String> = trusted_files(options)
+            .iter()
+            .flat_map(|f| known_lines(&name, f))
+            .collect();
+        if lines.is_empty() {
+            host_key_from = "first connection";
+        } else {
+            append_pins(&pins, &lines)?;
+        }
+    }
+    // Our known_hosts first: ssh keeps the first value of an option.
+    let mut opts = vec![
+        "-o".to_string(),
+        format!("UserKnownHostsFile={}", pins.display()),
+        "-o".into(),
+        "GlobalKnownHostsFile=/dev/null".into(),
+        "-o".into(),
+        "StrictHostKeyChecking=accept-new".into(),
+    ];
     for o in options {
         opts.push("-o".to_string());
         opts.push(o.clone());
@@ -230,6 +410,7 @@ pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propag
             "ssh cat >> .ssh/authorized_keys"
         }
     };
+    // The check runs as the capture kernel will: the pinned file only, strictly.
     let t = SshTarget {
         address: address.into(),
         key: key.into(),
@@ -240,6 +421,8 @@ pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propag
         generated,
         verified,
         method,
+        known_hosts: pins,
+        host_key_from,
     })
 }
 
@@ -263,7 +446,21 @@ mod tests {
         };
         assert_eq!(
             t.args().join(" "),
-            "-i /k -o BatchMode=yes -o StrictHostKeyChecking=yes -o Port=2222"
+            "-i /k -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/k.known_hosts -o GlobalKnownHostsFile=/dev/null -o Port=2222"
+        );
+    }
+
+    #[test]
+    fn known_host_names_and_ports() {
+        assert_eq!(port_of(&["Port=2222".into()]), 2222);
+        assert_eq!(port_of(&["port 2200".into()]), 2200);
+        assert_eq!(port_of(&["IdentitiesOnly=yes".into()]), 22);
+        assert_eq!(known_host_name("10.0.0.1", 22), "10.0.0.1");
+        assert_eq!(known_host_name("127.0.0.1", 2222), "[127.0.0.1]:2222");
+        assert_eq!(known_host_name("[fd00::1]", 2222), "[fd00::1]:2222");
+        assert_eq!(
+            trusted_files(&["UserKnownHostsFile=/a /b".into()]),
+            [PathBuf::from("/a"), PathBuf::from("/b")]
         );
     }
 }

@@ -263,8 +263,11 @@ pub fn run(
     }
     let size = written.map_err(|e| format!("writing the ELF dump: {e}"))?;
     if let Some(f) = file.as_mut() {
-        f.set_len(size).map_err(|e| e.to_string())?;
-        f.sync_all().ok();
+        if let Target::File(p) = out {
+            f.set_len(size)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| format!("{}: the ELF dump is not durable: {e}", p.display()))?;
+        }
     }
     Ok(ElfOutcome {
         stats,

@@ -221,8 +221,8 @@ fn rearrange(path: &Path, force: bool) -> Result<(), String> {
     let stdin = std::io::stdin().lock();
     let r = std::io::BufReader::with_capacity(1 << 20, stdin);
     kdump_compressed::flattened::reassemble(r, &f).map_err(|e| format!("-R: {e}"))?;
-    f.sync_all().ok();
-    Ok(())
+    f.sync_all()
+        .map_err(|e| format!("{}: the dump is not durable: {e}", path.display()))
 }
 
 /// What a dump wrote, for the closing messages and `--stats-json`.
@@ -332,7 +332,7 @@ fn reassemble_split(
         p.close();
     }
     let stats = stats.map_err(|e| format!("writing {}: {e}", out.display()))?;
-    file.set_len(stats.file_size).map_err(|e| e.to_string())?;
-    file.sync_all().ok();
-    Ok(())
+    file.set_len(stats.file_size)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| format!("{}: the dump is not durable: {e}", out.display()))
 }

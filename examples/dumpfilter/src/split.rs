@@ -127,8 +127,9 @@ pub fn run(vmcore: &Path, outputs: &[String], opts: &Options) -> Result<SplitOut
         }
         let w = written.map_err(|e| format!("writing {path}: {e}"))?;
         if let Some(f) = f.as_mut() {
-            f.set_len(w.file_size).map_err(|e| e.to_string())?;
-            f.sync_all().ok();
+            f.set_len(w.file_size)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| format!("{path}: the dump is not durable: {e}"))?;
         }
         stats.zero += w.zero_pages;
         pages += w.pages;
