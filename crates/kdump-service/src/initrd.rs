@@ -77,8 +77,8 @@ fn err(e: impl std::fmt::Display) -> String {
 
 /// The block device name (`vdb1`) behind a device node or /dev/disk link.
 fn device_name(root: &SysRoot, node: &Path) -> Result<String, String> {
-    let real = std::fs::canonicalize(root.path(node))
-        .map_err(|e| format!("{}: {e}", node.display()))?;
+    let real =
+        std::fs::canonicalize(root.path(node)).map_err(|e| format!("{}: {e}", node.display()))?;
     real.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| format!("{} is not a device node", node.display()))
@@ -141,8 +141,7 @@ pub fn build(req: &BuildRequest<'_>, stamp_inputs: &[PathBuf]) -> Result<Built, 
             req.release
         )
     })?;
-    let compression = match root.read_optional(format!("/boot/config-{}", req.release), 4 << 20)
-    {
+    let compression = match root.read_optional(format!("/boot/config-{}", req.release), 4 << 20) {
         Ok(Some(text)) => Compression::for_kernel_config(&text).map_err(err)?,
         _ => Compression::Gzip,
     };
@@ -159,8 +158,13 @@ pub fn build(req: &BuildRequest<'_>, stamp_inputs: &[PathBuf]) -> Result<Built, 
         .map_err(err)?;
     if let Some(sc) = &req.sysconfig {
         if let Ok(text) = std::fs::read(root.path(sc)) {
-            b.add_bytes(&sc.display().to_string(), 0o644, text, "capture kernel settings")
-                .map_err(err)?;
+            b.add_bytes(
+                &sc.display().to_string(),
+                0o644,
+                text,
+                "capture kernel settings",
+            )
+            .map_err(err)?;
         }
     }
 
@@ -230,7 +234,8 @@ pub fn build(req: &BuildRequest<'_>, stamp_inputs: &[PathBuf]) -> Result<Built, 
         .map_err(err)?;
     }
     for m in &req.plan.extra_modules {
-        b.add_module(m, "extra_modules in kdump.conf").map_err(err)?;
+        b.add_module(m, "extra_modules in kdump.conf")
+            .map_err(err)?;
     }
     for e in &req.plan.extra_bins {
         add_script(&mut b, root, e, "extra_bins in kdump.conf")?;
@@ -245,19 +250,29 @@ pub fn build(req: &BuildRequest<'_>, stamp_inputs: &[PathBuf]) -> Result<Built, 
             add_script(&mut b, root, s, why)?;
         }
     }
-    for d in [h.pre_dir, h.post_dir, h.emergency_dir].into_iter().flatten() {
+    for d in [h.pre_dir, h.post_dir, h.emergency_dir]
+        .into_iter()
+        .flatten()
+    {
         for s in dir_scripts(root, d) {
             add_script(&mut b, root, &s, &format!("a script in {d}"))?;
         }
     }
-    if matches!(req.plan.failure_action, FailureAction::Shell | FailureAction::Command(_))
-        && root.path("/bin/sh").exists()
+    if matches!(
+        req.plan.failure_action,
+        FailureAction::Shell | FailureAction::Command(_)
+    ) && root.path("/bin/sh").exists()
     {
         b.add_executable("/bin/sh", "failure_action needs a shell")
             .map_err(err)?;
     }
-    b.add_bytes(CAPTURE_INFO_PATH, 0o644, info.to_text(), "what kdump build-initrd found")
-        .map_err(err)?;
+    b.add_bytes(
+        CAPTURE_INFO_PATH,
+        0o644,
+        info.to_text(),
+        "what kdump build-initrd found",
+    )
+    .map_err(err)?;
 
     let bytes = b.to_bytes(compression).map_err(err)?;
     write_atomic(&root.path(&req.output), &bytes)?;

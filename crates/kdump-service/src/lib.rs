@@ -27,6 +27,7 @@ pub mod diff;
 mod dumpdir;
 pub mod estimate;
 pub mod image;
+pub mod initrd;
 pub mod load;
 pub mod net;
 pub mod save;
