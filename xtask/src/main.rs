@@ -10,6 +10,7 @@ mod fuzz;
 mod initramfs;
 mod kernel;
 mod makedumpfile;
+mod man;
 mod qemu;
 mod qmp;
 mod setup;
@@ -31,6 +32,7 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
                                  fmt, clippy, cargo test, VM tests (not with --quick), fuzz smoke
   demo                           kdump cycle in a 6.1 guest: crash, capture, filter, page table
   bench                          dumpfilter vs makedumpfile on the 6.1 fixture
+  man                            man pages and bash completions into target/xtask/deb/
   crash-check                    crash (with the debug vmlinux) reads our dumps of every codec as
                                  it reads makedumpfile's (860 MB download once)
   fuzz [TARGET] [--seconds N] [--runs N] [--jobs N]
@@ -130,6 +132,10 @@ fn real_main() -> Result<()> {
             no_more(&args)?;
             setup::setup(setup::Opts::default())?;
             println!("crash-check: {}", crashcheck::crash_check()?);
+        }
+        "man" => {
+            no_more(&args)?;
+            println!("man: written under {}", man::man()?.display());
         }
         "bench" => {
             setup::setup(setup::Opts::default())?;

@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 mod getopt;
+pub mod help;
 mod parse;
 
 use std::fmt;
@@ -536,65 +537,9 @@ pub fn parse_collector_with_warnings<S: AsRef<str>>(
     parse::parse(args, true)
 }
 
-/// The `-h` text.
+/// The `-h` text, rendered from the tables of [`help`].
 pub fn usage(program: &str) -> String {
-    format!(
-        "\
-{program}: filter and compress a kernel crash dump (makedumpfile's options)
-
-usage:
-  {program} [OPTION..] VMCORE DUMPFILE           make a dump file
-  {program} -F [OPTION..] VMCORE                 write a flattened dump to stdout
-  {program} -R DUMPFILE                          rebuild a dump from a flattened stream on stdin
-  {program} --split [OPTION..] VMCORE DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..]
-  {program} --reassemble DUMPFILE1 DUMPFILE2 [DUMPFILE3 ..] DUMPFILE
-  {program} --dump-dmesg VMCORE LOGFILE          save only the kernel log
-  {program} --dump-dmesg -F VMCORE               write only the kernel log to stdout
-  {program} --vtop VIRTADDR VMCORE [DUMPFILE]    translate a kernel virtual address
-  {program} -h | -v
-
-Which pages to leave out (-d, a sum of these bits; 31 leaves out all of them):
-   1 pages filled with zeroes        4 cache pages with private data
-   2 cache pages                     8 user process pages
-                                    16 free pages
-  -d LEVEL[,LEVEL..]   dump level 0-31; a list retries with the next level when the disk is full
-
-Output format (the default is an uncompressed kdump-compressed file):
-  -c                   compress pages with zlib
-  -l                   compress pages with LZO (fast; kdump's default)
-  -p                   compress pages with snappy
-  -z                   compress pages with zstd
-  --lz4                compress pages with lz4 (extension: crash and makedumpfile cannot read it)
-  -E                   write an ELF file (no compression; VMCORE may be kdump-compressed)
-  -F                   write a flattened stream on stdout (for pipes, e.g. ssh)
-  -R                   read a flattened stream on stdin and write DUMPFILE
-
-Other options:
-  -f                   overwrite an existing output file
-  -L SIZE              stop at SIZE bytes (K, M, G suffixes); the dump is marked incomplete
-  --split              cut the dump into several files
-  --reassemble         join files made with --split
-  --num-threads N      compress with N threads (default: the number of CPUs)
-  --message-level N    0-31: 1 progress, 2 common, 4 errors, 8 debug, 16 report (default 7);
-                       progress is a line redrawn on a terminal, a line per 10% otherwise
-  --dump-dmesg         extract the kernel log instead of a dump
-  --vtop VIRTADDR      print the physical address of a kernel virtual address
-  --cyclic-buffer KB   size of the bitmap window
-  --work-dir DIR       directory for temporary bitmap files
-  --non-mmap           read VMCORE with read(2) instead of mmap(2)
-  --check-params       only check these options
-  --dry-run            do everything except writing the output
-  --show-stats         print how many pages of each kind were left out
-  --stats-json FILE    write that report as JSON
-  -D                   debug messages
-  -h, --help           this text
-  -v, --version        the version
-
-Accepted but refused with a message (makedumpfile features not implemented here):
-  -b -e -g -i -x -X --xen-syms --xen-vmcoreinfo --xen_phys_start --partial-dmesg --config
-  --diskset --eppic --mem-usage --splitblock-size --extension
-"
-    )
+    help::render(program)
 }
 
 #[cfg(test)]

@@ -363,3 +363,52 @@ fn message_level_and_unsupported_helpers() {
         "-i is not supported by dumpfilter: dumpfilter reads VMCOREINFO from the dump itself"
     );
 }
+
+/// Every option of the parser's table is in the help data exactly once: documented (with a
+/// value exactly when it takes one) or listed as refused. The man page reads the same data.
+#[test]
+fn help_data_matches_the_option_table() {
+    use crate::getopt::Arg;
+    let documented: Vec<(String, bool)> = help::SECTIONS
+        .iter()
+        .flat_map(|s| s.options)
+        .flat_map(|o| {
+            o.flags
+                .split(", ")
+                .map(move |f| (f.to_string(), o.value.is_some()))
+        })
+        .collect();
+    for spec in parse::SPECS {
+        let name = match (spec.short, spec.long) {
+            (Some(c), _) => format!("-{c}"),
+            (None, Some(l)) => format!("--{l}"),
+            (None, None) => unreachable!("a spec without a name"),
+        };
+        let doc = documented.iter().filter(|(f, _)| *f == name).count();
+        let refused = help::REFUSED.iter().filter(|r| **r == name).count();
+        assert_eq!(
+            doc + refused,
+            1,
+            "{name}: documented {doc}, refused {refused}"
+        );
+        if let Some((_, takes_value)) = documented.iter().find(|(f, _)| *f == name) {
+            assert_eq!(*takes_value, spec.arg == Arg::Required, "{name}'s value");
+        }
+    }
+    // and nothing is documented that the parser does not know
+    for (flag, _) in &documented {
+        let known = parse::SPECS.iter().any(|s| {
+            flag.strip_prefix("--").map_or_else(
+                || flag.strip_prefix('-').and_then(|c| c.chars().next()) == s.short,
+                |l| Some(l) == s.long,
+            )
+        });
+        assert!(known, "{flag} is documented but not parsed");
+    }
+    let u = usage("dumpfilter");
+    assert!(u.contains("  16 free pages"), "{u}");
+    assert!(
+        u.contains("  --stats-json FILE    write that report as JSON"),
+        "{u}"
+    );
+}

@@ -336,7 +336,7 @@ impl Checked {
 }
 
 /// Directives that kdump-utils removed, with what replaced them.
-const REMOVED: &[(&str, &str)] = &[
+pub const REMOVED_DIRECTIVES: &[(&str, &str)] = &[
     (
         "options",
         "pass module options as kernel parameters with KDUMP_COMMANDLINE_APPEND in /etc/sysconfig/kdump (e.g. loop.max_loop=1)",
@@ -388,6 +388,38 @@ pub const DIRECTIVES: &[&str] = &[
     "fence_kdump_args",
     "fence_kdump_nodes",
     "auto_reset_crashkernel",
+];
+
+/// kdump.conf(5) in one line per directive, in the order of [`DIRECTIVES`] (a unit test keeps
+/// the two lists equal): the name, its arguments and what it does. The man page is made from it.
+pub const DIRECTIVE_DOCS: &[(&str, &str, &str)] = &[
+    ("raw", "DEVICE", "write the dump to this partition as a flattened stream (the collector needs -F); use a persistent name such as /dev/disk/by-id/..."),
+    ("nfs", "HOST:/EXPORT", "mount the NFS export and save the dump under PATH/HOST-DATE/ on it ([v6addr]:/export for IPv6)"),
+    ("ssh", "USER@HOST", "send the dump over ssh to HOST:PATH/HOST-DATE/ (a flattened stream when the collector has -F); see `kdump propagate`"),
+    ("sshkey", "FILE", "the private key for the ssh target (default /root/.ssh/kdump_id_rsa)"),
+    ("ext2", "DEVICE", "mount DEVICE (a /dev path, LABEL= or UUID=) as ext2 and save the dump under PATH on it"),
+    ("ext3", "DEVICE", "the same with ext3"),
+    ("ext4", "DEVICE", "the same with ext4"),
+    ("xfs", "DEVICE", "the same with xfs"),
+    ("btrfs", "DEVICE", "the same with btrfs"),
+    ("minix", "DEVICE", "the same with minix"),
+    ("virtiofs", "TAG", "mount the virtiofs share TAG and save the dump under PATH on it"),
+    ("path", "PATH", "the directory for dumps, on the target when one is set, else on the root file system (default /var/crash)"),
+    ("core_collector", "COMMAND [OPTIONS]", "the program that writes the dump: makedumpfile (checked with its options; default makedumpfile -l --message-level 7 -d 31), dumpfilter, cp or scp"),
+    ("kdump_pre", "PROGRAM", "run before the dump is saved (after the files of /etc/kdump/pre.d); a non-zero exit skips the dump and runs final_action"),
+    ("kdump_post", "PROGRAM", "run after the dump (after the files of /etc/kdump/post.d), with the dump's exit status as its first argument"),
+    ("kdump_emergency", "PROGRAM", "run when the dump fails (after the files of /etc/kdump/emergency.d), before failure_action"),
+    ("extra_bins", "PROGRAM...", "more programs (e.g. what kdump_post needs) to put into the capture initramfs"),
+    ("extra_modules", "MODULE...", "more kernel modules to load in the capture kernel, e.g. for a target off the boot path"),
+    ("failure_action", "ACTION", "what to do when the dump fails: reboot (default), halt, poweroff, shell or dump_to_rootfs"),
+    ("default", "ACTION", "the old name of failure_action"),
+    ("final_action", "ACTION", "what to do after the dump is saved (and after shell or dump_to_rootfs): reboot (default), halt or poweroff"),
+    ("force_rebuild", "0|1", "1: rebuild the capture initramfs every time the service starts"),
+    ("force_no_rebuild", "0|1", "1: never rebuild the capture initramfs (not together with force_rebuild 1)"),
+    ("dracut_args", "ARGS", "arguments for dracut when it builds the capture initramfs (--mount \"DEV DIR FSTYPE OPTIONS\" names a target dracut mounts)"),
+    ("fence_kdump_args", "ARGS", "arguments for fence_kdump_send (-p PORT, -f FAMILY, -c COUNT, -i INTERVAL), without the nodes"),
+    ("fence_kdump_nodes", "NODE...", "cluster nodes to notify with fence_kdump_send while the dump runs (this enables fence_kdump)"),
+    ("auto_reset_crashkernel", "yes|no", "whether kdump-utils resets crashkernel= to its default when it is updated or a kernel is installed"),
 ];
 
 fn is_target(name: &str) -> bool {
@@ -551,7 +583,7 @@ impl Checker {
 
     fn directive(&mut self, d: &Directive) {
         let name = d.name.as_str();
-        if let Some((_, instead)) = REMOVED.iter().find(|(n, _)| *n == name) {
+        if let Some((_, instead)) = REMOVED_DIRECTIVES.iter().find(|(n, _)| *n == name) {
             self.err(
                 d.name_span,
                 format!("`{name}` was removed from kdump.conf: {instead}"),
@@ -1005,5 +1037,18 @@ pub fn check(text: &str) -> Checked {
         document,
         config: c.config,
         diagnostics: c.diags,
+    }
+}
+
+#[cfg(test)]
+mod directive_docs {
+    #[test]
+    fn one_line_per_directive_in_the_same_order() {
+        let documented: Vec<&str> = super::DIRECTIVE_DOCS.iter().map(|d| d.0).collect();
+        assert_eq!(documented, super::DIRECTIVES);
+        for (name, args, what) in super::DIRECTIVE_DOCS {
+            assert!(!args.is_empty() && !what.is_empty(), "{name}");
+            assert!(!what.contains('\n'), "{name}: one line");
+        }
     }
 }

@@ -44,7 +44,7 @@ mod sysconfig;
 
 pub use config::{
     check, Checked, Collector, CollectorKind, Config, Device, FailureAction, FinalAction, FsType,
-    Spanned, Target, DIRECTIVES,
+    Spanned, Target, DIRECTIVES, DIRECTIVE_DOCS, REMOVED_DIRECTIVES,
 };
 pub use diag::{has_errors, Diagnostic, Severity};
 pub use file::{write_atomic, SaveError};

@@ -1,153 +1,165 @@
-//! `kdump check` and `kdump show`.
+//! The configuration every subcommand reads (kdump.conf + the sysconfig file, or Debian's
+//! kdump-tools file), and `kdump check` / `kdump show`.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use kdump_conf::{Diagnostic, Plan, TargetPlan};
+use kdump_cli::kdump::{Cli, ShowArgs};
+use kdump_conf::{Diagnostic, KernelPlan, Plan, Severity, TargetPlan};
 
-const USAGE: &str = "usage: kdump check [--config FILE] [--sysconfig FILE | --kdump-tools FILE]
-       kdump show  [--config FILE] [--sysconfig FILE | --kdump-tools FILE] [--json]
-  --config FILE        kdump.conf to read (default /etc/kdump.conf)
-  --sysconfig FILE     also read kdump-utils' /etc/sysconfig/kdump
-  --kdump-tools FILE   read Debian's /etc/default/kdump-tools instead of kdump.conf
-  --json               print the plan as JSON
-exit status: 0 valid (warnings allowed), 1 invalid or unreadable, 2 bad usage";
-
-struct Args {
-    config: Option<String>,
-    sysconfig: Option<String>,
-    kdump_tools: Option<String>,
-    json: bool,
+/// What the configuration files say.
+pub struct Conf {
+    /// The dump plan.
+    pub plan: Plan,
+    /// The capture kernel settings (sysconfig or kdump-tools), if such a file was read.
+    pub kernel: Option<KernelPlan>,
+    /// Every problem, with the file it is in.
+    pub diags: Vec<(String, Diagnostic)>,
+    /// kdump.conf, or the kdump-tools file when that was read instead.
+    pub main_file: String,
 }
 
-fn parse_args(args: &[String], allow_json: bool) -> Result<Option<Args>, String> {
-    let mut a = Args {
-        config: None,
-        sysconfig: None,
-        kdump_tools: None,
-        json: false,
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        i += 1;
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (arg, None),
-        };
-        let mut value = |n: &str| -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            let v = args
-                .get(i)
-                .cloned()
-                .ok_or(format!("{n} needs a file name"))?;
-            i += 1;
-            Ok(v)
-        };
-        match name {
-            "-h" | "--help" => return Ok(None),
-            "--config" | "-c" => a.config = Some(value(name)?),
-            "--sysconfig" => a.sysconfig = Some(value(name)?),
-            "--kdump-tools" => a.kdump_tools = Some(value(name)?),
-            "--json" if allow_json => a.json = true,
-            other => return Err(format!("unexpected argument `{other}`")),
+impl Conf {
+    /// True when no file has an error (warnings allowed).
+    pub fn is_valid(&self) -> bool {
+        !self
+            .diags
+            .iter()
+            .any(|(_, d)| d.severity == Severity::Error)
+    }
+
+    /// Prints every problem on stderr as `FILE:LINE:COL: severity: message`.
+    pub fn report(&self) {
+        for (file, d) in &self.diags {
+            eprintln!("{}", d.display(file));
         }
     }
-    if a.kdump_tools.is_some() && (a.config.is_some() || a.sysconfig.is_some()) {
-        return Err("--kdump-tools replaces --config and --sysconfig".to_string());
+
+    /// The first file with an error, for "FILE has errors".
+    fn first_bad_file(&self) -> Option<&str> {
+        self.diags
+            .iter()
+            .find(|(_, d)| d.severity == Severity::Error)
+            .map(|(f, _)| f.as_str())
     }
-    Ok(Some(a))
 }
 
-/// Reads the configuration and returns (plan, diagnostics with their file names).
-fn load(a: &Args) -> Result<(Plan, Vec<(String, Diagnostic)>), String> {
-    let read = |path: &str| {
-        std::fs::read(path)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .map_err(|e| format!("cannot read {path}: {e}"))
-    };
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// Reads the configuration the way every subcommand does: `--kdump-tools FILE`, or kdump.conf
+/// (`--config`, default /etc/kdump.conf; when that is absent and /etc/default/kdump-tools
+/// exists, that file) plus the sysconfig file (`--sysconfig`, default /etc/sysconfig/kdump
+/// when it exists). Unreadable files are errors; problems in them are in [`Conf::diags`].
+pub fn read(cli: &Cli) -> Result<Conf, String> {
+    let given = cli.config_file();
+    let conf: PathBuf = given
+        .cloned()
+        .unwrap_or_else(|| kdump_conf::DEFAULT_PATH.into());
+    let args = &cli.config;
+    let debian = args.kdump_tools.clone().or_else(|| {
+        (given.is_none()
+            && args.sysconfig.is_none()
+            && !conf.exists()
+            && Path::new(kdump_conf::DEFAULT_KDUMP_TOOLS_PATH).exists())
+        .then(|| kdump_conf::DEFAULT_KDUMP_TOOLS_PATH.into())
+    });
     let mut diags = Vec::new();
-    if let Some(path) = &a.kdump_tools {
-        let (plan, d) = kdump_conf::parse_kdump_tools(&read(path)?);
-        diags.extend(d.into_iter().map(|d| (path.clone(), d)));
-        return Ok((plan, diags));
+    if let Some(path) = debian {
+        let (plan, d) = kdump_conf::parse_kdump_tools(&read_text(&path)?);
+        let name = path.display().to_string();
+        diags.extend(d.into_iter().map(|d| (name.clone(), d)));
+        let kernel = plan.kernel.clone();
+        return Ok(Conf {
+            plan,
+            kernel,
+            diags,
+            main_file: name,
+        });
     }
-    let path = a.config.as_deref().unwrap_or(kdump_conf::DEFAULT_PATH);
-    let checked = kdump_conf::check(&read(path)?);
+    let checked = kdump_conf::check(&read_text(&conf)?);
+    let main_file = conf.display().to_string();
     let mut plan = kdump_conf::plan(&checked.config);
     diags.extend(
         checked
             .diagnostics
             .into_iter()
-            .map(|d| (path.to_string(), d)),
+            .map(|d| (main_file.clone(), d)),
     );
-    if let Some(sys) = &a.sysconfig {
-        let (kernel, d) = kdump_conf::parse_sysconfig(&read(sys)?);
-        plan.kernel = Some(kernel);
-        diags.extend(d.into_iter().map(|d| (sys.clone(), d)));
+    let sysconfig = args.sysconfig.clone().or_else(|| {
+        Path::new(kdump_conf::DEFAULT_SYSCONFIG_PATH)
+            .exists()
+            .then(|| kdump_conf::DEFAULT_SYSCONFIG_PATH.into())
+    });
+    let mut kernel = None;
+    if let Some(sys) = sysconfig {
+        let (k, d) = kdump_conf::parse_sysconfig(&read_text(&sys)?);
+        let name = sys.display().to_string();
+        diags.extend(d.into_iter().map(|d| (name.clone(), d)));
+        plan.kernel = Some(k.clone());
+        kernel = Some(k);
     }
-    Ok((plan, diags))
+    Ok(Conf {
+        plan,
+        kernel,
+        diags,
+        main_file,
+    })
 }
 
-fn report(diags: &[(String, Diagnostic)]) -> bool {
-    for (file, d) in diags {
-        eprintln!("{}", d.display(file));
+/// [`read`] for the commands that act on the configuration: problems are printed, and any
+/// error refuses the command.
+pub fn read_valid(cli: &Cli) -> Result<Conf, String> {
+    let c = read(cli)?;
+    c.report();
+    match c.first_bad_file() {
+        None => Ok(c),
+        Some(f) => Err(format!("{f} has errors (see `kdump check`)")),
     }
-    !diags
+}
+
+/// `kdump check`.
+pub fn check(cli: &Cli) -> ExitCode {
+    let c = match read(cli) {
+        Ok(c) => c,
+        Err(e) => return crate::fail("check", e),
+    };
+    c.report();
+    let (e, w) = c
+        .diags
         .iter()
-        .any(|(_, d)| d.severity == kdump_conf::Severity::Error)
-}
-
-fn run(cmd: &str, args: &[String], show: bool) -> ExitCode {
-    let a = match parse_args(args, show) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("kdump {cmd}: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let (plan, diags) = match load(&a) {
-        Ok(x) => x,
-        Err(e) => {
-            eprintln!("kdump {cmd}: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let valid = report(&diags);
-    if !show {
-        let file = a
-            .kdump_tools
-            .as_deref()
-            .or(a.config.as_deref())
-            .unwrap_or(kdump_conf::DEFAULT_PATH);
-        let (e, w) = diags
-            .iter()
-            .fold((0, 0), |(e, w), (_, d)| match d.severity {
-                kdump_conf::Severity::Error => (e + 1, w),
-                kdump_conf::Severity::Warning => (e, w + 1),
-            });
-        if valid {
-            println!("{file}: valid ({w} warning(s))");
-        } else {
-            println!("{file}: invalid ({e} error(s), {w} warning(s))");
-        }
-    } else if valid {
-        if a.json {
-            println!("{}", plan.to_json());
-        } else {
-            print!("{}", human(&plan));
-        }
-    }
-    if valid {
+        .fold((0, 0), |(e, w), (_, d)| match d.severity {
+            Severity::Error => (e + 1, w),
+            Severity::Warning => (e, w + 1),
+        });
+    if c.is_valid() {
+        println!("{}: valid ({w} warning(s))", c.main_file);
         ExitCode::SUCCESS
     } else {
+        println!("{}: invalid ({e} error(s), {w} warning(s))", c.main_file);
         ExitCode::from(1)
     }
+}
+
+/// `kdump show`.
+pub fn show(cli: &Cli, a: &ShowArgs) -> ExitCode {
+    let c = match read(cli) {
+        Ok(c) => c,
+        Err(e) => return crate::fail("show", e),
+    };
+    c.report();
+    if !c.is_valid() {
+        return ExitCode::from(1);
+    }
+    if a.json {
+        println!("{}", c.plan.to_json());
+    } else {
+        print!("{}", human(&c.plan));
+    }
+    ExitCode::SUCCESS
 }
 
 fn human(p: &Plan) -> String {
@@ -244,14 +256,4 @@ fn human(p: &Plan) -> String {
         }
     }
     s
-}
-
-/// `kdump check [--config FILE]`.
-pub fn check(args: &[String]) -> ExitCode {
-    run("check", args, false)
-}
-
-/// `kdump show [--config FILE] [--json]`.
-pub fn show(args: &[String]) -> ExitCode {
-    run("show", args, true)
 }

@@ -1,191 +1,39 @@
-//! `kdump load`, `kdump unload`, `kdump save` and `kdump propagate`: argument parsing over
-//! `kdump_service::{load, save, ssh}`.
+//! `kdump load`, `unload`, `start`, `stop`, `restart`, `save`, `propagate` and `test`: calls
+//! into `kdump_service::{load, save, ssh}`.
 
-use std::path::{Path, PathBuf};
+use std::io::BufRead;
+use std::path::Path;
 use std::process::ExitCode;
 
-use kdump_conf::{KernelPlan, Plan, TargetPlan};
+use kdump_cli::kdump::{Cli, LoadArgs, SaveArgs, SshArgs, Syscall, TestArgs};
+use kdump_conf::TargetPlan;
 use kdump_service::load::{self, LoadOptions, Loaded};
 use kdump_service::save::{self, SaveOptions};
 use kdump_service::sysinfo::SysRoot;
+use kexec_image::guard::{self, Danger};
 
-const USAGE: &str = "usage:
-  kdump load   [--config FILE] [--sysconfig FILE | --kdump-tools FILE] [--kernel FILE]
-               [--initrd FILE | --no-initrd] [-s | -c] [--dry-run]
-  kdump unload
-  kdump save   [--config FILE | --kdump-tools FILE] [--vmcore FILE] [--target-root DIR]
-               [--mount-dir DIR] [--rootfs DIR] [--host NAME] [--device DEV]...
-               [--ssh-option OPT]... [--nfs-options OPTS] [--no-dmesg] [--no-action]
-  kdump propagate [--config FILE | --kdump-tools FILE] [--ssh-option OPT]...";
+use crate::conf_cmds;
+use crate::fail;
 
-#[derive(Default)]
-struct Args {
-    config: Option<String>,
-    sysconfig: Option<String>,
-    kdump_tools: Option<String>,
-    kernel: Option<String>,
-    initrd: Option<String>,
-    no_initrd: bool,
-    dry_run: bool,
-    syscall: Option<char>,
-    vmcore: Option<String>,
-    target_root: Option<String>,
-    mount_dir: Option<String>,
-    rootfs: Option<String>,
-    host: Option<String>,
-    devices: Vec<String>,
-    ssh_options: Vec<String>,
-    nfs_options: Option<String>,
-    no_dmesg: bool,
-    no_action: bool,
-}
-
-fn parse(args: &[String]) -> Result<Option<Args>, String> {
-    let mut a = Args::default();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_str();
-        i += 1;
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (arg, None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            let v = args
-                .get(i)
-                .cloned()
-                .ok_or(format!("{name} needs a value"))?;
-            i += 1;
-            Ok(v)
-        };
-        match name {
-            "-h" | "--help" => return Ok(None),
-            "--config" => a.config = Some(value()?),
-            "--sysconfig" => a.sysconfig = Some(value()?),
-            "--kdump-tools" => a.kdump_tools = Some(value()?),
-            "--kernel" => a.kernel = Some(value()?),
-            "--initrd" => a.initrd = Some(value()?),
-            "--no-initrd" => a.no_initrd = true,
-            "--dry-run" => a.dry_run = true,
-            "-s" => a.syscall = Some('s'),
-            "-c" => a.syscall = Some('c'),
-            "--vmcore" => a.vmcore = Some(value()?),
-            "--target-root" => a.target_root = Some(value()?),
-            "--mount-dir" => a.mount_dir = Some(value()?),
-            "--rootfs" => a.rootfs = Some(value()?),
-            "--host" => a.host = Some(value()?),
-            "--device" => a.devices.push(value()?),
-            "--ssh-option" => a.ssh_options.push(value()?),
-            "--nfs-options" => a.nfs_options = Some(value()?),
-            "--no-dmesg" => a.no_dmesg = true,
-            "--no-action" => a.no_action = true,
-            other => return Err(format!("unexpected argument `{other}`")),
-        }
-    }
-    Ok(Some(a))
-}
-
-fn read(path: &str) -> Result<String, String> {
-    std::fs::read(path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .map_err(|e| format!("cannot read {path}: {e}"))
-}
-
-/// The plan and the capture-kernel settings: Debian's kdump-tools file when asked for (or when
-/// there is no kdump.conf but there is one), else kdump.conf + /etc/sysconfig/kdump.
-fn load_plan(a: &Args) -> Result<(Plan, Option<KernelPlan>), String> {
-    let conf = a.config.as_deref().unwrap_or(kdump_conf::DEFAULT_PATH);
-    let debian = a.kdump_tools.clone().or_else(|| {
-        (a.config.is_none()
-            && !Path::new(conf).exists()
-            && Path::new(kdump_conf::DEFAULT_KDUMP_TOOLS_PATH).exists())
-        .then(|| kdump_conf::DEFAULT_KDUMP_TOOLS_PATH.to_string())
-    });
-    let report = |file: &str, d: &[kdump_conf::Diagnostic]| {
-        for d in d {
-            eprintln!("{}", d.display(file));
-        }
-    };
-    if let Some(path) = debian {
-        let (plan, d) = kdump_conf::parse_kdump_tools(&read(&path)?);
-        report(&path, &d);
-        if kdump_conf::has_errors(&d) {
-            return Err(format!("{path} has errors"));
-        }
-        let k = plan.kernel.clone();
-        return Ok((plan, k));
-    }
-    let checked = kdump_conf::check(&read(conf)?);
-    report(conf, &checked.diagnostics);
-    if !checked.is_valid() {
-        return Err(format!("{conf} has errors (see `kdump check`)"));
-    }
-    let plan = kdump_conf::plan(&checked.config);
-    let sc = a.sysconfig.clone().or_else(|| {
-        Path::new(kdump_conf::DEFAULT_SYSCONFIG_PATH)
-            .exists()
-            .then(|| kdump_conf::DEFAULT_SYSCONFIG_PATH.to_string())
-    });
-    let kplan = match sc {
-        Some(path) => {
-            let (k, d) = kdump_conf::parse_sysconfig(&read(&path)?);
-            report(&path, &d);
-            if kdump_conf::has_errors(&d) {
-                return Err(format!("{path} has errors"));
-            }
-            Some(k)
-        }
-        None => None,
-    };
-    Ok((plan, kplan))
-}
-
-fn fail(cmd: &str, msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("kdump {cmd}: {msg}");
-    ExitCode::from(1)
-}
-
-fn args_or_usage(cmd: &str, rest: &[String]) -> Result<Args, ExitCode> {
-    match parse(rest) {
-        Ok(Some(a)) => Ok(a),
-        Ok(None) => {
-            println!("{USAGE}");
-            Err(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            eprintln!("kdump {cmd}: {e}\n{USAGE}");
-            Err(ExitCode::from(2))
-        }
-    }
-}
-
-/// `kdump load`.
-pub fn load(rest: &[String]) -> ExitCode {
-    let a = match args_or_usage("load", rest) {
-        Ok(a) => a,
-        Err(c) => return c,
-    };
-    let (_plan, kplan) = match load_plan(&a) {
-        Ok(v) => v,
-        Err(e) => return fail("load", e),
-    };
-    if kplan.as_ref().and_then(|k| k.enabled) == Some(false) {
-        return fail("load", "USE_KDUMP is not 1 in the kdump-tools settings");
+/// Reads the configuration and loads the capture kernel; the error is the message to print.
+fn do_load(cli: &Cli, a: &LoadArgs) -> Result<(), String> {
+    let conf = conf_cmds::read_valid(cli)?;
+    if conf.kernel.as_ref().and_then(|k| k.enabled) == Some(false) {
+        return Err("USE_KDUMP is not 1 in the kdump-tools settings".into());
     }
     let opts = LoadOptions {
-        kernel: a.kernel.map(PathBuf::from),
-        initrd: a.initrd.map(PathBuf::from),
+        kernel: a.images.kernel.clone(),
+        initrd: a.images.initrd.clone(),
         no_initrd: a.no_initrd,
         dry_run: a.dry_run,
-        syscall: a.syscall,
+        syscall: match a.syscall() {
+            Syscall::Auto => None,
+            Syscall::FileLoad => Some('s'),
+            Syscall::KexecLoad => Some('c'),
+        },
     };
-    let spec = match load::resolve(&SysRoot::host(), kplan.as_ref(), &opts) {
-        Ok(s) => s,
-        Err(e) => return fail("load", e),
-    };
+    let spec =
+        load::resolve(&SysRoot::host(), conf.kernel.as_ref(), &opts).map_err(|e| e.to_string())?;
     println!("kernel:  {}", spec.kernel.display());
     println!(
         "initrd:  {}",
@@ -194,23 +42,27 @@ pub fn load(rest: &[String]) -> ExitCode {
             .map_or("(none)".into(), |p| p.display().to_string())
     );
     println!("cmdline: {}", spec.cmdline);
-    match load::load(&spec, &opts) {
-        Ok(Loaded::FileLoad) => println!("kdump: panic kernel loaded with kexec_file_load"),
-        Ok(Loaded::KexecLoad(why)) => println!(
+    match load::load(&spec, &opts).map_err(|e| e.to_string())? {
+        Loaded::FileLoad => println!("kdump: panic kernel loaded with kexec_file_load"),
+        Loaded::KexecLoad(why) => println!(
             "kdump: panic kernel loaded with kexec_load{}",
             why.map_or(String::new(), |w| format!(" (kexec_file_load: {w})"))
         ),
-        Ok(Loaded::DryRun(t)) => print!("{t}"),
-        Err(e) => return fail("load", e),
+        Loaded::DryRun(t) => print!("{t}"),
     }
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+/// `kdump load`.
+pub fn load(cli: &Cli, a: &LoadArgs) -> ExitCode {
+    match do_load(cli, a) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail("load", e),
+    }
 }
 
 /// `kdump unload`.
-pub fn unload(rest: &[String]) -> ExitCode {
-    if let Err(c) = args_or_usage("unload", rest) {
-        return c;
-    }
+pub fn unload() -> ExitCode {
     match load::unload() {
         Ok(()) => {
             println!("kdump: panic kernel unloaded");
@@ -220,31 +72,77 @@ pub fn unload(rest: &[String]) -> ExitCode {
     }
 }
 
+/// `kdump start` (kdumpctl start): check the configuration; when a capture kernel is loaded
+/// already, say so and succeed; else load it.
+pub fn start(cli: &Cli, a: &LoadArgs) -> ExitCode {
+    if !a.dry_run && load::is_loaded(&SysRoot::host()) {
+        // The configuration is still checked: a broken file should not pass silently.
+        if let Err(e) = conf_cmds::read_valid(cli) {
+            return fail("start", e);
+        }
+        println!("kdump: Kdump already running (a capture kernel is loaded)");
+        return ExitCode::SUCCESS;
+    }
+    match do_load(cli, a) {
+        Ok(()) => {
+            println!("kdump: Starting kdump: [OK]");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kdump start: {e}");
+            eprintln!("kdump: Starting kdump: [FAILED]");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `kdump stop` (kdumpctl stop).
+pub fn stop() -> ExitCode {
+    match load::unload() {
+        Ok(()) => {
+            println!("kdump: Stopping kdump: [OK]");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kdump stop: {e}");
+            eprintln!("kdump: Stopping kdump: [FAILED]");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `kdump restart` (kdumpctl restart): stop, then start.
+pub fn restart(cli: &Cli, a: &LoadArgs) -> ExitCode {
+    if a.dry_run {
+        return start(cli, a);
+    }
+    match stop() {
+        ExitCode::SUCCESS => start(cli, a),
+        failed => failed,
+    }
+}
+
 /// `kdump save`.
-pub fn save(rest: &[String]) -> ExitCode {
-    let a = match args_or_usage("save", rest) {
-        Ok(a) => a,
-        Err(c) => return c,
-    };
-    let (plan, _) = match load_plan(&a) {
-        Ok(v) => v,
+pub fn save(cli: &Cli, a: &SaveArgs) -> ExitCode {
+    let plan = match conf_cmds::read_valid(cli) {
+        Ok(c) => c.plan,
         Err(e) => return fail("save", e),
     };
-    let mut o = SaveOptions::default();
-    if let Some(v) = &a.vmcore {
-        o.vmcore = v.into();
-    }
-    o.target_root = a.target_root.as_ref().map(PathBuf::from);
+    let mut o = SaveOptions {
+        vmcore: a.vmcore.clone(),
+        target_root: a.target_root.clone(),
+        host: a.host.clone(),
+        ssh_options: a.ssh.ssh_options.clone(),
+        ..SaveOptions::default()
+    };
     if let Some(v) = &a.mount_dir {
-        o.mount_dir = v.into();
+        o.mount_dir = v.clone();
     }
     if let Some(v) = &a.rootfs {
-        o.rootfs = v.into();
+        o.rootfs = v.clone();
     }
-    o.host = a.host.clone();
-    o.ssh_options = a.ssh_options.clone();
     if !a.devices.is_empty() {
-        o.devices = Some(a.devices.iter().map(PathBuf::from).collect());
+        o.devices = Some(a.devices.clone());
     }
     o.no_action = a.no_action;
     o.nfs_options = a.nfs_options.clone();
@@ -298,13 +196,9 @@ pub fn save(rest: &[String]) -> ExitCode {
 }
 
 /// `kdump propagate`.
-pub fn propagate(rest: &[String]) -> ExitCode {
-    let a = match args_or_usage("propagate", rest) {
-        Ok(a) => a,
-        Err(c) => return c,
-    };
-    let (plan, _) = match load_plan(&a) {
-        Ok(v) => v,
+pub fn propagate(cli: &Cli, a: &SshArgs) -> ExitCode {
+    let plan = match conf_cmds::read_valid(cli) {
+        Ok(c) => c.plan,
         Err(e) => return fail("propagate", e),
     };
     let TargetPlan::Ssh { user, host, sshkey } = &plan.target else {
@@ -331,4 +225,41 @@ pub fn propagate(rest: &[String]) -> ExitCode {
         }
         Err(e) => fail("propagate", e),
     }
+}
+
+/// `kdump test` (kdumpctl test): crash the machine with sysrq-c so that the capture kernel
+/// saves a dump. Refused unless a capture kernel is loaded; asks first unless `--yes`; the
+/// write to /proc/sysrq-trigger goes through the host guard.
+pub fn test(a: &TestArgs) -> ExitCode {
+    if !load::is_loaded(&SysRoot::host()) {
+        return fail(
+            "test",
+            "Kdump is not operational: no capture kernel is loaded (/sys/kernel/kexec_crash_loaded is not 1); run `kdump start` first",
+        );
+    }
+    if !a.yes {
+        eprint!("DANGER: this crashes the system now to test kdump; the capture kernel saves a dump and runs final_action. Proceed? (y/N): ");
+        let mut answer = String::new();
+        // A closed or unreadable stdin is a "no".
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            println!("kdump test: cancelled, nothing was done");
+            return ExitCode::SUCCESS;
+        }
+    }
+    match crash_now() {
+        Ok(()) => fail(
+            "test",
+            "wrote `c` to /proc/sysrq-trigger but the system did not crash",
+        ),
+        Err(e) => fail("test", e),
+    }
+}
+
+/// Writes `c` to /proc/sysrq-trigger, only when the host guard allows it.
+fn crash_now() -> Result<(), String> {
+    guard::check(Danger::SysrqTrigger).map_err(|e| e.to_string())?;
+    println!("kdump test: crashing the system with sysrq-c");
+    std::fs::write("/proc/sysrq-trigger", b"c")
+        .map_err(|e| format!("cannot write /proc/sysrq-trigger: {e}"))
 }

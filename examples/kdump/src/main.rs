@@ -1,48 +1,43 @@
 //! `kdump`: read kdump.conf, load the capture kernel, and in the capture kernel save the dump.
 //!
-//! Subcommands are dispatched here; each lives in its own module and only parses its
-//! arguments and calls the crates.
+//! The command line is parsed once, by the clap definition in `kdump_cli::kdump` (which also
+//! makes kdump(8) and the bash completion); each subcommand is one function in the module of
+//! its kind. A new subcommand: one variant of `kdump_cli::kdump::Command`, one arm below.
 
 use std::process::ExitCode;
+
+use clap::Parser;
+use kdump_cli::kdump::{Cli, Command};
 
 mod conf_cmds;
 mod dump_cmds;
 mod reserve_cmds;
 
-const USAGE: &str = "usage: kdump <check|show|load|unload|status|save|propagate|estimate|reset-crashkernel|install-service> [options]
-  check [--config FILE]            validate kdump.conf (exit 0 valid, 1 invalid)
-  show  [--config FILE] [--json]   print the dump plan
-  load  [--config FILE] [--kernel F] [--initrd F] [--dry-run]   load the capture kernel
-  unload                           unload it
-  save  [--config FILE] [--vmcore F] [--no-action]   (capture kernel) save the dump
-  propagate [--config FILE]        install the ssh key on the ssh target
-  (each command's --help lists all of its options)";
+/// Prints `kdump CMD: MSG` on stderr and returns exit status 1.
+pub(crate) fn fail(cmd: &str, msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("kdump {cmd}: {msg}");
+    ExitCode::from(1)
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(cmd) = args.first() else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let rest = &args[1..];
-    match cmd.as_str() {
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            ExitCode::SUCCESS
-        }
-        "check" => conf_cmds::check(rest),
-        "show" => conf_cmds::show(rest),
-        "estimate" => reserve_cmds::estimate(rest),
-        "reset-crashkernel" => reserve_cmds::reset_crashkernel(rest),
-        "install-service" => reserve_cmds::install_service(rest),
-        "status" => reserve_cmds::status(rest),
-        "load" => dump_cmds::load(rest),
-        "unload" => dump_cmds::unload(rest),
-        "save" => dump_cmds::save(rest),
-        "propagate" => dump_cmds::propagate(rest),
-        other => {
-            eprintln!("kdump: unknown command `{other}`\n{USAGE}");
-            ExitCode::from(2)
-        }
+    // Usage errors exit 2, --help and --version 0 (clap's convention and kdump's before it).
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Check(_) => conf_cmds::check(&cli),
+        Command::Show(a) => conf_cmds::show(&cli, a),
+        Command::Start(a) => dump_cmds::start(&cli, a),
+        Command::Stop => dump_cmds::stop(),
+        Command::Restart(a) => dump_cmds::restart(&cli, a),
+        Command::Status(a) => reserve_cmds::status(a),
+        Command::Load(a) => dump_cmds::load(&cli, a),
+        Command::Unload => dump_cmds::unload(),
+        Command::Save(a) => dump_cmds::save(&cli, a),
+        Command::Propagate(a) => dump_cmds::propagate(&cli, a),
+        Command::Showmem(a) => reserve_cmds::showmem(a),
+        Command::Estimate(a) => reserve_cmds::estimate(a),
+        Command::GetDefaultCrashkernel(a) => reserve_cmds::get_default_crashkernel(a),
+        Command::ResetCrashkernel(a) => reserve_cmds::reset_crashkernel(a),
+        Command::InstallService(a) => reserve_cmds::install_service(a),
+        Command::Test(a) => dump_cmds::test(a),
     }
 }

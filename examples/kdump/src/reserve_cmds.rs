@@ -1,7 +1,11 @@
-//! `kdump status`, `kdump estimate`, `kdump reset-crashkernel`, `kdump install-service`.
+//! `kdump status`, `showmem`, `estimate`, `get-default-crashkernel`, `reset-crashkernel` and
+//! `install-service`.
 
+use kdump_cli::kdump::{
+    DefaultCrashkernelArgs, EstimateArgs, ImageArgs, InstallArgs, ResetArgs, RootArg,
+};
 use kdump_service::bootloader;
-use kdump_service::crashkernel::{format_mib, format_size, Crashkernel, ParseError};
+use kdump_service::crashkernel::{format_mib, format_size, Crashkernel, ParseError, MIB};
 use kdump_service::estimate::{self, EstimateInput};
 use kdump_service::service::{self, ServiceKind};
 use kdump_service::status::Status;
@@ -9,71 +13,8 @@ use kdump_service::sysinfo::{choose_images, SysRoot};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const STATUS_USAGE: &str = "usage: kdump status [--root DIR] [--kernel FILE] [--initrd FILE]";
-const ESTIMATE_USAGE: &str =
-    "usage: kdump estimate [--root DIR] [--kernel FILE] [--initrd FILE] [--sme-sev] [--value]";
-const RESET_USAGE: &str =
-    "usage: kdump reset-crashkernel [--size VALUE] [--apply] [--root DIR] [--sme-sev]";
-const INSTALL_USAGE: &str = "usage: kdump install-service [--root DIR] [--sysv]";
-
-#[derive(Default)]
-struct Opts {
-    root: Option<PathBuf>,
-    kernel: Option<PathBuf>,
-    initrd: Option<PathBuf>,
-    size: Option<String>,
-    apply: bool,
-    sysv: bool,
-    sme_sev: bool,
-    value: bool,
-}
-
-/// Parse the options shared by these commands; `allowed` lists the ones this command takes.
-fn parse(args: &[String], allowed: &[&str], usage: &str) -> Result<Opts, ExitCode> {
-    let mut o = Opts::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (a.as_str(), None),
-        };
-        if name == "-h" || name == "--help" {
-            println!("{usage}");
-            return Err(ExitCode::SUCCESS);
-        }
-        if !allowed.contains(&name) {
-            eprintln!("kdump: unknown option `{a}`\n{usage}");
-            return Err(ExitCode::from(2));
-        }
-        let takes_value = matches!(name, "--root" | "--kernel" | "--initrd" | "--size");
-        let value = if takes_value {
-            match inline.or_else(|| it.next().cloned()) {
-                Some(v) => Some(v),
-                None => {
-                    eprintln!("kdump: `{name}` needs a value\n{usage}");
-                    return Err(ExitCode::from(2));
-                }
-            }
-        } else {
-            None
-        };
-        match name {
-            "--root" => o.root = value.map(PathBuf::from),
-            "--kernel" => o.kernel = value.map(PathBuf::from),
-            "--initrd" => o.initrd = value.map(PathBuf::from),
-            "--size" => o.size = value,
-            "--apply" => o.apply = true,
-            "--sysv" => o.sysv = true,
-            "--sme-sev" => o.sme_sev = true,
-            "--value" => o.value = true,
-            _ => {}
-        }
-    }
-    Ok(o)
-}
-
-fn root_of(o: &Opts) -> SysRoot {
-    o.root.as_ref().map(SysRoot::new).unwrap_or_default()
+fn root_of(r: &RootArg) -> SysRoot {
+    r.root.as_ref().map(SysRoot::new).unwrap_or_default()
 }
 
 fn show_parse_error(what: &str, text: &str, e: &ParseError) {
@@ -82,17 +23,25 @@ fn show_parse_error(what: &str, text: &str, e: &ParseError) {
     eprintln!("  {}^", " ".repeat(e.column.saturating_sub(1)));
 }
 
-/// `kdump status`.
-pub fn status(args: &[String]) -> ExitCode {
-    let o = match parse(args, &["--root", "--kernel", "--initrd"], STATUS_USAGE) {
-        Ok(o) => o,
-        Err(c) => return c,
-    };
-    let root = root_of(&o);
-    match Status::gather(&root, o.kernel.as_deref(), o.initrd.as_deref()) {
+/// `kdump status`: kdumpctl's verdict ("Kdump is operational", exit 0, when a capture kernel
+/// is loaded; "Kdump is not operational", exit 3, when not), then the details.
+pub fn status(a: &ImageArgs) -> ExitCode {
+    let root = root_of(&a.root);
+    match Status::gather(
+        &root,
+        a.images.kernel.as_deref(),
+        a.images.initrd.as_deref(),
+    ) {
         Ok(st) => {
+            let operational = st.loaded == Some(true);
+            if operational {
+                println!("Kdump is operational");
+            } else {
+                println!("Kdump is not operational");
+            }
+            println!();
             print!("{st}");
-            ExitCode::from(st.exit_code())
+            ExitCode::from(if operational { 0 } else { 3 })
         }
         Err(e) => {
             eprintln!("kdump status: {e}");
@@ -101,22 +50,42 @@ pub fn status(args: &[String]) -> ExitCode {
     }
 }
 
+/// `kdump showmem`: the reservation as kdumpctl prints it.
+pub fn showmem(a: &RootArg) -> ExitCode {
+    match root_of(a).kexec_crash_size() {
+        Ok(Some(size)) => {
+            println!("Reserved {}MB memory for crash kernel", size / MIB);
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!("kdump showmem: /sys/kernel/kexec_crash_size is absent: this kernel has no kexec support");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("kdump showmem: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `kdump get-default-crashkernel`: kdump-utils' default crashkernel= value.
+pub fn get_default_crashkernel(a: &DefaultCrashkernelArgs) -> ExitCode {
+    println!("{}", estimate::kdump_utils_default_param(a.sme_sev));
+    ExitCode::SUCCESS
+}
+
 /// `kdump estimate`.
-pub fn estimate(args: &[String]) -> ExitCode {
-    let o = match parse(
-        args,
-        &["--root", "--kernel", "--initrd", "--sme-sev", "--value"],
-        ESTIMATE_USAGE,
-    ) {
-        Ok(o) => o,
-        Err(c) => return c,
-    };
-    let root = root_of(&o);
+pub fn estimate(o: &EstimateArgs) -> ExitCode {
+    let root = root_of(&o.system.root);
     let run = || -> Result<(), String> {
         let iomem = root.iomem().map_err(|e| e.to_string())?;
         let system_ram = iomem.system_ram();
-        let images = choose_images(&root, o.kernel.as_deref(), o.initrd.as_deref())
-            .map_err(|e| e.to_string())?;
+        let images = choose_images(
+            &root,
+            o.system.images.kernel.as_deref(),
+            o.system.images.initrd.as_deref(),
+        )
+        .map_err(|e| e.to_string())?;
         let kernel = estimate::kernel_image(&root, &images.kernel).map_err(|e| e.to_string())?;
         let initrd = match &images.initrd {
             Some(p) => estimate::initrd_image(&root, p).map_err(|e| e.to_string())?,
@@ -197,16 +166,8 @@ pub fn estimate(args: &[String]) -> ExitCode {
 }
 
 /// `kdump reset-crashkernel [--size S] [--apply]`.
-pub fn reset_crashkernel(args: &[String]) -> ExitCode {
-    let o = match parse(
-        args,
-        &["--root", "--size", "--apply", "--sme-sev"],
-        RESET_USAGE,
-    ) {
-        Ok(o) => o,
-        Err(c) => return c,
-    };
-    let root = root_of(&o);
+pub fn reset_crashkernel(o: &ResetArgs) -> ExitCode {
+    let root = root_of(&o.root);
     let value = match &o.size {
         Some(s) => match Crashkernel::parse(s) {
             Ok(ck) => ck,
@@ -298,11 +259,7 @@ pub fn reset_crashkernel(args: &[String]) -> ExitCode {
 }
 
 /// `kdump install-service [--root DIR] [--sysv]`.
-pub fn install_service(args: &[String]) -> ExitCode {
-    let o = match parse(args, &["--root", "--sysv"], INSTALL_USAGE) {
-        Ok(o) => o,
-        Err(c) => return c,
-    };
+pub fn install_service(o: &InstallArgs) -> ExitCode {
     let root = o.root.clone().unwrap_or_else(|| PathBuf::from("/"));
     let kind = if o.sysv {
         ServiceKind::SysV

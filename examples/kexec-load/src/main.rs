@@ -1,32 +1,12 @@
 //! `kexec-load`: load and boot Linux kernels with kexec-tools' options, over the kexec-image
 //! crate. This file only turns flags into library calls and exit codes.
 
+use kdump_cli::kexec_load::usage;
 use kexec_image::{
     crash, machine, plan, state, sys, HostSystem, LoadRequest, PanicInputs, RootedSystem,
     SystemView,
 };
 use std::process::ExitCode;
-
-const USAGE: &str = "usage: kexec-load [OPTIONS] [KERNEL]
-  -l, --load                 load KERNEL for a later -e
-  -p, --load-panic           load KERNEL as the panic (capture) kernel
-  -e, --exec                 boot the loaded kernel now
-  -f, --force                load KERNEL (if given) and boot it at once, without shutdown
-  -u, --unload               unload the kernel (with -p: the panic kernel)
-  -s, --kexec-file-syscall   use kexec_file_load(2) only
-  -c, --kexec-syscall        use kexec_load(2) only (our own loader and purgatory)
-  -a, --kexec-syscall-auto   kexec_file_load, falling back to kexec_load (default)
-  -t, --type TYPE            image type: bzImage64 or elf-x86_64 (default: probe)
-      --initrd FILE, --ramdisk FILE
-      --append STR, --command-line STR
-      --reuse-cmdline        start from /proc/cmdline (without BOOT_IMAGE=, crashkernel=, initrd=)
-  -S, --status               exit 0 if a kernel (with -p: a panic kernel) is loaded, 1 if not
-  -d, --debug                print the segment table
-      --dry-run              build and print the segments; no system call (works anywhere)
-      --sysroot DIR          read /proc and /sys facts from DIR (a copy of them) instead of /
-      --memmap-from DIR      same as --sysroot
-      --no-backup            panic kernel: do not save the first 640 KiB (kexec-tools does)
-  -h, --help, -V, --version";
 
 #[derive(Debug, Default)]
 struct Opts {
@@ -258,16 +238,19 @@ fn main() -> ExitCode {
     let o = match parse(&args) {
         Ok(Some(o)) => o,
         Ok(None) => {
-            out(&format!("{USAGE}\n"));
+            out(&usage());
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("kexec-load: {e}\n{USAGE}");
+            eprint!("kexec-load: {e}\n{}", usage());
             return ExitCode::from(2);
         }
     };
     if !(o.load || o.panic || o.exec || o.force || o.unload || o.status || o.dry_run) {
-        eprintln!("kexec-load: nothing to do: give -l, -p, -e, -f, -u, -S or --dry-run\n{USAGE}");
+        eprint!(
+            "kexec-load: nothing to do: give -l, -p, -e, -f, -u, -S or --dry-run\n{}",
+            usage()
+        );
         return ExitCode::from(2);
     }
     match run(&o) {
