@@ -96,6 +96,31 @@ pub enum Command {
     /// Crash the machine with sysrq-c to test kdump (asks first unless --yes); refused unless
     /// a capture kernel is loaded
     Test(TestArgs),
+    /// Build our capture initramfs (kdump as its init, the target's drivers, kdump.conf);
+    /// `load` and `start` rebuild it by themselves when an input changed
+    #[command(visible_alias = "rebuild")]
+    BuildInitrd(BuildInitrdArgs),
+    /// The capture kernel's PID 1 in our initramfs (run as /init): mount, load the modules,
+    /// wait for the target, save the dump, then final_action; never exits
+    Init,
+}
+
+/// `kdump build-initrd`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BuildInitrdArgs {
+    /// The capture kernel's release [default: the settings' KDUMP_KERNELVER, else the
+    /// running kernel's]
+    #[arg(long, value_name = "VERSION")]
+    pub kernel_version: Option<String>,
+    /// Where to write the image [default: /var/lib/kdump/initramfs-VERSIONkdump.img]
+    #[arg(short = 'o', long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub output: Option<PathBuf>,
+    /// Also list what went into the image and why
+    #[arg(long)]
+    pub list: bool,
+    /// Only say whether the image is current (exit 0) or stale (exit 1); build nothing
+    #[arg(long, conflicts_with_all = ["list", "output"])]
+    pub check: bool,
 }
 
 /// `kdump check`.

@@ -154,7 +154,14 @@ pub fn build(req: &BuildRequest<'_>, stamp_inputs: &[PathBuf]) -> Result<Built, 
         .map_err(err)?;
     let conf = std::fs::read(root.path(&req.config))
         .map_err(|e| format!("{}: {e}", req.config.display()))?;
-    b.add_bytes("/etc/kdump.conf", 0o644, conf, "the dump plan")
+    // Debian's kdump-tools file keeps its own place; kdump.conf (whatever --config named) is
+    // /etc/kdump.conf in the image, where `kdump init` reads it.
+    let conf_in_image = if req.config.file_name().is_some_and(|n| n == "kdump-tools") {
+        kdump_conf::DEFAULT_KDUMP_TOOLS_PATH
+    } else {
+        kdump_conf::DEFAULT_PATH
+    };
+    b.add_bytes(conf_in_image, 0o644, conf, "the dump plan")
         .map_err(err)?;
     if let Some(sc) = &req.sysconfig {
         if let Ok(text) = std::fs::read(root.path(sc)) {
@@ -309,4 +316,32 @@ fn write_atomic(path: &Path, data: &[u8]) -> Result<(), String> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+/// What [`ensure`] did.
+#[derive(Debug, Clone)]
+pub enum Ensured {
+    /// The image was current.
+    Current(PathBuf),
+    /// It was (re)built: why, and what was built.
+    Built(String, Box<Built>),
+}
+
+impl Ensured {
+    /// The image's path.
+    pub fn image(&self) -> &Path {
+        match self {
+            Ensured::Current(p) => p,
+            Ensured::Built(_, b) => &b.image,
+        }
+    }
+}
+
+/// kdumpctl's rule: builds the image of `req` when it is missing or one of `stamp_inputs`
+/// changed since it was built; otherwise leaves it.
+pub fn ensure(req: &BuildRequest<'_>, stamp_inputs: &[PathBuf]) -> Result<Ensured, String> {
+    match image::staleness(req.root, &req.output, stamp_inputs)? {
+        None => Ok(Ensured::Current(req.output.clone())),
+        Some(why) => Ok(Ensured::Built(why, Box::new(build(req, stamp_inputs)?))),
+    }
 }

@@ -17,6 +17,8 @@ pub struct Conf {
     pub diags: Vec<(String, Diagnostic)>,
     /// kdump.conf, or the kdump-tools file when that was read instead.
     pub main_file: String,
+    /// The sysconfig file read beside kdump.conf, if any.
+    pub sysconfig_file: Option<PathBuf>,
 }
 
 impl Conf {
@@ -78,6 +80,7 @@ pub fn read(cli: &Cli) -> Result<Conf, String> {
             kernel,
             diags,
             main_file: name,
+            sysconfig_file: None,
         });
     }
     let checked = kdump_conf::check(&read_text(&conf)?);
@@ -95,8 +98,8 @@ pub fn read(cli: &Cli) -> Result<Conf, String> {
             .then(|| kdump_conf::DEFAULT_SYSCONFIG_PATH.into())
     });
     let mut kernel = None;
-    if let Some(sys) = sysconfig {
-        let (k, d) = kdump_conf::parse_sysconfig(&read_text(&sys)?);
+    if let Some(sys) = &sysconfig {
+        let (k, d) = kdump_conf::parse_sysconfig(&read_text(sys)?);
         let name = sys.display().to_string();
         diags.extend(d.into_iter().map(|d| (name.clone(), d)));
         plan.kernel = Some(k.clone());
@@ -107,6 +110,7 @@ pub fn read(cli: &Cli) -> Result<Conf, String> {
         kernel,
         diags,
         main_file,
+        sysconfig_file: sysconfig,
     })
 }
 

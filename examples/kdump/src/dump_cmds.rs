@@ -32,6 +32,10 @@ fn do_load(cli: &Cli, a: &LoadArgs) -> Result<(), String> {
             Syscall::KexecLoad => Some('c'),
         },
     };
+    let mut opts = opts;
+    if opts.initrd.is_none() && !opts.no_initrd {
+        opts.initrd = crate::initrd_cmds::image_for_load(&conf)?;
+    }
     let spec =
         load::resolve(&SysRoot::host(), conf.kernel.as_ref(), &opts).map_err(|e| e.to_string())?;
     println!("kernel:  {}", spec.kernel.display());
@@ -153,9 +157,16 @@ pub fn save(cli: &Cli, a: &SaveArgs) -> ExitCode {
         plan.collector.argv.join(" ")
     );
     let level = save::collector_message_level(&plan);
+    ExitCode::from(run_save(&plan, &o, level))
+}
+
+/// Saves with `o` and prints the progress, the per-class table (message level bit 16) and
+/// the outcome before the final or failure action runs (it may power off); returns the exit
+/// status. Shared by `kdump save` and `kdump init`.
+pub fn run_save(plan: &kdump_conf::Plan, o: &SaveOptions, level: u8) -> u8 {
     let no_action = o.no_action;
     // Everything is printed before the final/failure action runs: it may power off.
-    let r = save::save_with(&plan, &o, |r| {
+    let r = save::save_with(plan, o, |r| {
         for w in &r.warnings {
             eprintln!("kdump save: warning: {w}");
         }
@@ -192,7 +203,7 @@ pub fn save(cli: &Cli, a: &SaveArgs) -> ExitCode {
         }
     });
     println!("kdump: action: {}", r.action);
-    ExitCode::from(r.exit_code())
+    r.exit_code()
 }
 
 /// `kdump propagate`.

@@ -11,6 +11,7 @@ use kdump_cli::kdump::{Cli, Command};
 
 mod conf_cmds;
 mod dump_cmds;
+mod initrd_cmds;
 mod reserve_cmds;
 
 /// Prints `kdump CMD: MSG` on stderr and returns exit status 1.
@@ -20,6 +21,14 @@ pub(crate) fn fail(cmd: &str, msg: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    // The kernel runs our image's /init (a link to this binary) as PID 1 with argv[0] "/init"
+    // and its own arguments: that is `kdump init`, whatever else the command line holds.
+    if std::env::args_os()
+        .next()
+        .is_some_and(|a| std::path::Path::new(&a).file_name() == Some("init".as_ref()))
+    {
+        return initrd_cmds::init();
+    }
     // Usage errors exit 2, --help and --version 0 (clap's convention and kdump's before it).
     let cli = Cli::parse();
     match &cli.command {
@@ -39,5 +48,7 @@ fn main() -> ExitCode {
         Command::ResetCrashkernel(a) => reserve_cmds::reset_crashkernel(a),
         Command::InstallService(a) => reserve_cmds::install_service(a),
         Command::Test(a) => dump_cmds::test(a),
+        Command::BuildInitrd(a) => initrd_cmds::build_initrd(&cli, a),
+        Command::Init => initrd_cmds::init(),
     }
 }
