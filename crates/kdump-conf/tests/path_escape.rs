@@ -19,7 +19,11 @@ fn parent_components_in_path_are_errors_at_their_place() {
             .unwrap_or_else(|| panic!("{text:?}: {:?}", c.diagnostics));
         assert_eq!(d.severity, Severity::Error);
         assert_eq!((d.span.line, d.span.column), (line, column), "{text:?}");
-        assert!(d.message.contains("outside the dump target"), "{}", d.message);
+        assert!(
+            d.message.contains("outside the dump target"),
+            "{}",
+            d.message
+        );
     }
     // Names that only contain dots are directories like any other.
     for ok in ["path /var/crash\n", "path /var/..crash/x..y/...\n"] {

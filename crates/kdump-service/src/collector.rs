@@ -537,9 +537,8 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
                     write: w,
                 });
             }
-            Err(
-                WriteError::Incomplete { source, .. } | WriteError::NotDurable { source, .. },
-            ) if source.raw_os_error() == Some(ENOSPC) && i + 1 < levels.len() =>
+            Err(WriteError::Incomplete { source, .. } | WriteError::NotDurable { source, .. })
+                if source.raw_os_error() == Some(ENOSPC) && i + 1 < levels.len() =>
             {
                 eprintln!(
                     "no space left at dump level {level}; retrying with level {}",

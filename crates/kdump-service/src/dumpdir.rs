@@ -59,7 +59,16 @@ impl DumpDir {
             .split_last()
             .ok_or_else(|| format!("dump path {rel} names no directory"))?;
         let mut path = root.to_path_buf();
-        // The mount point itself is the administrator's: it may be a link.
+        // The mount point itself is the administrator's: it may be a link. A missing one
+        // (a target root given as a plain directory) is created, 0700.
+        if !root.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .map_err(|e| format!("mkdir {}: {e}", root.display()))?;
+        }
         let mut dir = rustix::fs::open(
             root,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -71,12 +80,10 @@ impl DumpDir {
             dir = match rustix::fs::openat(&dir, *name, dir_flags(), Mode::empty()) {
                 Ok(fd) => fd,
                 Err(rustix::io::Errno::NOENT) => make_dir(&dir, name, &path)?,
-                Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
-                    return Err(format!(
-                        "{} is not a directory (a symbolic link is not followed under the dump target)",
-                        path.display()
-                    ))
-                }
+                Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => return Err(format!(
+                    "{} is not a directory (a symbolic link is not followed under the dump target)",
+                    path.display()
+                )),
                 Err(e) => return Err(format!("open {}: {}", path.display(), errno_text(e))),
             };
         }

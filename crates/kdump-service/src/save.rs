@@ -190,7 +190,10 @@ fn do_post(plan: &Plan, status: i32, warnings: &mut Vec<String>) {
 /// Where the collector writes.
 enum Sink<'a> {
     /// A new file `name` in the dump directory.
-    File { dir: &'a DumpDir, name: &'a str },
+    File {
+        dir: &'a DumpDir,
+        name: &'a str,
+    },
     Stream(&'a mut dyn Write),
 }
 

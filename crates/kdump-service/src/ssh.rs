@@ -108,7 +108,10 @@ impl SshTarget {
             "-o".into(),
             "StrictHostKeyChecking=yes".into(),
             "-o".into(),
-            format!("UserKnownHostsFile={}", known_hosts_path(&self.key).display()),
+            format!(
+                "UserKnownHostsFile={}",
+                known_hosts_path(&self.key).display()
+            ),
             "-o".into(),
             "GlobalKnownHostsFile=/dev/null".into(),
         ];
@@ -231,7 +234,9 @@ fn port_of(options: &[String]) -> u16 {
         .iter()
         .filter_map(|o| {
             let (k, v) = o.split_once(['=', ' '])?;
-            k.trim().eq_ignore_ascii_case("port").then(|| v.trim().parse().ok())?
+            k.trim()
+                .eq_ignore_ascii_case("port")
+                .then(|| v.trim().parse().ok())?
         })
         .next()
         .unwrap_or(22)

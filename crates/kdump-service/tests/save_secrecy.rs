@@ -58,10 +58,14 @@ fn modes_links_and_parent_components() {
         let crash = root.join("var/crash");
         let dir = root.join(rel);
         // Directories we created: 0700; the dump: 0600.
-        assert_eq!(mode(&root.join("var")), 0o40700, "umask {umask:03o}: var");
-        assert_eq!(mode(&crash), 0o40700, "umask {umask:03o}: var/crash");
-        assert_eq!(mode(&dir), 0o40700, "umask {umask:03o}: dump dir");
-        assert_eq!(mode(&dir.join("vmcore")), 0o100600, "umask {umask:03o}: vmcore");
+        assert_eq!(mode(&root.join("var")), 0o700, "umask {umask:03o}: var");
+        assert_eq!(mode(&crash), 0o700, "umask {umask:03o}: var/crash");
+        assert_eq!(mode(&dir), 0o700, "umask {umask:03o}: dump dir");
+        assert_eq!(
+            mode(&dir.join("vmcore")),
+            0o600,
+            "umask {umask:03o}: vmcore"
+        );
         eprintln!(
             "umask {umask:03o}: var {:o}, var/crash {:o}, dump dir {:o}, vmcore {:o}",
             mode(&root.join("var")),
@@ -71,7 +75,10 @@ fn modes_links_and_parent_components() {
         );
         // The same dump directory again: refused, not reused.
         let r = save(&p, &opts(&vmcore, &root));
-        let e = r.error.expect("an existing dump directory was reused");
+        let e = r
+            .error
+            .clone()
+            .expect("an existing dump directory was reused");
         assert!(e.contains("already exists"), "{e}");
         assert_eq!(r.exit_code(), 1);
     }
@@ -91,7 +98,11 @@ fn modes_links_and_parent_components() {
     let r = save(&p, &opts(&vmcore, &root));
     let e = r.error.expect("a planted link was followed");
     assert!(e.contains("symbolic link is not followed"), "{e}");
-    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "written through the link");
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "written through the link"
+    );
     // A file planted at the dump directory's path.
     let root = t.join("file-at-dump-dir");
     std::fs::create_dir_all(root.join("var/crash")).unwrap();
@@ -104,7 +115,10 @@ fn modes_links_and_parent_components() {
     assert!(!c.is_valid());
     let root = t.join("escape/target");
     std::fs::create_dir_all(&root).unwrap();
-    let r = save(&plan("path ../../etc\ncore_collector cp\n"), &opts(&vmcore, &root));
+    let r = save(
+        &plan("path ../../etc\ncore_collector cp\n"),
+        &opts(&vmcore, &root),
+    );
     let e = r.error.expect("a path out of the target was used");
     assert!(e.contains("`..`"), "{e}");
     assert_eq!(std::fs::read_dir(t.join("escape")).unwrap().count(), 1);
