@@ -80,10 +80,12 @@ impl DumpDir {
             dir = match rustix::fs::openat(&dir, *name, dir_flags(), Mode::empty()) {
                 Ok(fd) => fd,
                 Err(rustix::io::Errno::NOENT) => make_dir(&dir, name, &path)?,
-                Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => return Err(format!(
+                Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+                    return Err(format!(
                     "{} is not a directory (a symbolic link is not followed under the dump target)",
                     path.display()
-                )),
+                ))
+                }
                 Err(e) => return Err(format!("open {}: {}", path.display(), errno_text(e))),
             };
         }
