@@ -59,7 +59,16 @@ impl DumpDir {
             .split_last()
             .ok_or_else(|| format!("dump path {rel} names no directory"))?;
         let mut path = root.to_path_buf();
-        // The mount point itself is the administrator's: it may be a link.
+        // The mount point itself is the administrator's: it may be a link. A missing one
+        // (a target root given as a plain directory) is created, 0700.
+        if !root.exists() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .map_err(|e| format!("mkdir {}: {e}", root.display()))?;
+        }
         let mut dir = rustix::fs::open(
             root,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,

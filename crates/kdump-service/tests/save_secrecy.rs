@@ -58,12 +58,12 @@ fn modes_links_and_parent_components() {
         let crash = root.join("var/crash");
         let dir = root.join(rel);
         // Directories we created: 0700; the dump: 0600.
-        assert_eq!(mode(&root.join("var")), 0o40700, "umask {umask:03o}: var");
-        assert_eq!(mode(&crash), 0o40700, "umask {umask:03o}: var/crash");
-        assert_eq!(mode(&dir), 0o40700, "umask {umask:03o}: dump dir");
+        assert_eq!(mode(&root.join("var")), 0o700, "umask {umask:03o}: var");
+        assert_eq!(mode(&crash), 0o700, "umask {umask:03o}: var/crash");
+        assert_eq!(mode(&dir), 0o700, "umask {umask:03o}: dump dir");
         assert_eq!(
             mode(&dir.join("vmcore")),
-            0o100600,
+            0o600,
             "umask {umask:03o}: vmcore"
         );
         eprintln!(
@@ -75,7 +75,10 @@ fn modes_links_and_parent_components() {
         );
         // The same dump directory again: refused, not reused.
         let r = save(&p, &opts(&vmcore, &root));
-        let e = r.error.expect("an existing dump directory was reused");
+        let e = r
+            .error
+            .clone()
+            .expect("an existing dump directory was reused");
         assert!(e.contains("already exists"), "{e}");
         assert_eq!(r.exit_code(), 1);
     }

@@ -263,11 +263,9 @@ pub fn run(
     }
     let size = written.map_err(|e| format!("writing the ELF dump: {e}"))?;
     if let Some(f) = file.as_mut() {
-        if let Target::File(p) = out {
-            f.set_len(size)
-                .and_then(|_| f.sync_all())
-                .map_err(|e| format!("{}: the ELF dump is not durable: {e}", p.display()))?;
-        }
+        f.set_len(size)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| format!("the ELF dump is not durable: {e}"))?;
     }
     Ok(ElfOutcome {
         stats,
