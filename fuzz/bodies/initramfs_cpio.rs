@@ -9,7 +9,9 @@ use capture_initramfs::{read_archive, Archive, Compression, ReadLimits};
 /// Run one input; true if it read as an archive.
 pub fn run(data: &[u8]) -> bool {
     let _ = Compression::decompress_image(data, 1 << 20);
-    let limits = ReadLimits { max_entries: 10_000 };
+    let limits = ReadLimits {
+        max_entries: 10_000,
+    };
     let Ok(records) = read_archive(data, &limits) else {
         return false;
     };
@@ -19,7 +21,9 @@ pub fn run(data: &[u8]) -> bool {
             let _ = a.insert(&r.path, r.perm(), node);
         }
     }
-    let bytes = a.to_bytes(7).expect("our writer writes what Archive accepted");
+    let bytes = a
+        .to_bytes(7)
+        .expect("our writer writes what Archive accepted");
     let back = read_archive(&bytes, &limits).expect("our own output reads back");
     assert_eq!(back.len(), a.len());
     for (r, (path, perm, node)) in back.iter().zip(a.iter()) {

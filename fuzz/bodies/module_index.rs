@@ -23,7 +23,13 @@ pub fn run(data: &[u8]) -> bool {
             let _ = glob_match(p, t);
         }
     }
-    let texts = IndexTexts { dep, alias, softdep, builtin, builtin_modinfo: modinfo.as_bytes() };
+    let texts = IndexTexts {
+        dep,
+        alias,
+        softdep,
+        builtin,
+        builtin_modinfo: modinfo.as_bytes(),
+    };
     let Ok(idx) = ModuleIndex::parse(Path::new("/lib/modules/fuzz"), texts) else {
         return false;
     };
@@ -36,7 +42,10 @@ pub fn run(data: &[u8]) -> bool {
                 for d in &e.deps {
                     if let Some(j) = r.load.iter().position(|x| x == d) {
                         // after m only when m was being visited from d: a cycle
-                        assert!(j < i || reaches(&idx, d, m), "{m} before its dependency {d}");
+                        assert!(
+                            j < i || reaches(&idx, d, m),
+                            "{m} before its dependency {d}"
+                        );
                     }
                 }
             }

@@ -16,7 +16,8 @@ pub fn run(data: &[u8]) -> bool {
     for e in &entries {
         assert!(e.path.starts_with('/') && e.path.ends_with(".ko"));
     }
-    let again = parse_modules_order(&format_modules_order(&entries)).expect("formatted manifest parses");
+    let again =
+        parse_modules_order(&format_modules_order(&entries)).expect("formatted manifest parses");
     assert_eq!(again, entries);
     true
 }

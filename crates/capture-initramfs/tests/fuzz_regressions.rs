@@ -43,7 +43,8 @@ fn modules_order() {
 /// `.modinfo` firmware entry.
 #[test]
 fn elf_seeds_parse_as_expected() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/elf_dynamic");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/elf_dynamic");
     let pie = std::fs::read(dir.join("pie-runpath")).unwrap();
     let i = capture_initramfs::parse_elf(&pie).unwrap();
     assert_eq!(i.runpath, ["/opt/lib", "$ORIGIN/../lib"]);
@@ -51,5 +52,8 @@ fn elf_seeds_parse_as_expected() {
     assert!(i.needed.iter().any(|n| n.starts_with("libc.so")), "{i:?}");
     let obj = std::fs::read(dir.join("modinfo-object.o")).unwrap();
     let m = capture_initramfs::modinfo(&obj).unwrap();
-    assert!(m.contains(&("firmware".to_string(), "acme/fw.bin".to_string())), "{m:?}");
+    assert!(
+        m.contains(&("firmware".to_string(), "acme/fw.bin".to_string())),
+        "{m:?}"
+    );
 }
