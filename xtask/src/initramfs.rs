@@ -1,4 +1,4 @@
-//! Guest initramfs images, built in Rust (cpio newc + gzip).
+//! Guest initramfs images, built with capture-initramfs' cpio writer and gzip.
 //!
 //! Contents: busybox-static (applet links made by /init), our /init and /scenarios/*.sh
 //! (from xtask/guest/), the kernel modules the lab needs (decompressed, with a load order),
@@ -6,12 +6,10 @@
 //! optionally our own static binaries in /usr/local/bin, extra files from the caller, and for
 //! in-guest kexec the kernel as /vmlinuz and a capture image as /initrd.img.
 
-use crate::cpio::{Entry, Writer};
 use crate::kernel::Kernel;
 use crate::util::{output, run, workspace_root};
 use anyhow::{bail, Context, Result};
-use flate2::{write::GzEncoder, Compression};
-use std::collections::BTreeMap;
+use capture_initramfs::{Archive, Compression, Node};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,59 +49,38 @@ pub fn guest_assets() -> PathBuf {
     workspace_root().join("xtask/guest")
 }
 
-struct Tree(BTreeMap<String, Entry>);
+/// The image's members, sorted by path (capture-initramfs' deterministic cpio writer). A path
+/// added again replaces the earlier member (extra files may override ours).
+struct Tree(Archive);
 
 impl Tree {
-    fn dirs_for(&mut self, path: &str) {
-        let mut p = String::new();
-        let parts: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-        for part in &parts[..parts.len().saturating_sub(1)] {
-            if !p.is_empty() {
-                p.push('/');
-            }
-            p.push_str(part);
-            self.0
-                .entry(p.clone())
-                .or_insert(Entry::Dir { mode: 0o755 });
-        }
+    fn dir(&mut self, path: &str) -> Result<()> {
+        self.0.insert(path, 0o755, Node::Dir)?;
+        Ok(())
     }
-    fn dir(&mut self, path: &str) {
-        let path = path.trim_start_matches('/').to_string();
-        self.dirs_for(&path);
-        self.0.insert(path, Entry::Dir { mode: 0o755 });
-    }
-    fn file(&mut self, path: &str, mode: u32, data: Vec<u8>) {
-        let path = path.trim_start_matches('/').to_string();
-        self.dirs_for(&path);
-        self.0.insert(path, Entry::File { mode, data });
+    fn file(&mut self, path: &str, mode: u32, data: Vec<u8>) -> Result<()> {
+        self.0.remove(path);
+        self.0.insert(path, mode, Node::File(data))?;
+        Ok(())
     }
     fn host_file(&mut self, path: &str, mode: u32, host: &Path) -> Result<()> {
         let data = std::fs::read(host).with_context(|| format!("read {}", host.display()))?;
-        self.file(path, mode, data);
+        self.file(path, mode, data)
+    }
+    fn symlink(&mut self, path: &str, target: &str) -> Result<()> {
+        self.0.remove(path);
+        self.0.insert(path, 0o777, Node::Symlink(target.into()))?;
         Ok(())
     }
-    fn symlink(&mut self, path: &str, target: &str) {
-        let path = path.trim_start_matches('/').to_string();
-        self.dirs_for(&path);
-        self.0.insert(
-            path,
-            Entry::Symlink {
-                target: target.into(),
-            },
-        );
-    }
     fn gzip(&self) -> Result<Vec<u8>> {
-        let mut w = Writer::new(GzEncoder::new(Vec::new(), Compression::fast()));
-        for (path, e) in &self.0 {
-            w.add(path, e)?;
-        }
-        Ok(w.finish()?.finish()?)
+        let cpio = self.0.to_bytes(0)?;
+        Ok(Compression::Gzip.compress_to(&cpio, Vec::new())?)
     }
 }
 
 /// Build the image for `kernel` and write it to `out`.
 pub fn build(kernel: &Kernel, spec: &Spec, out: &Path) -> Result<()> {
-    let mut t = Tree(BTreeMap::new());
+    let mut t = Tree(Archive::new());
     for d in [
         "bin",
         "sbin",
@@ -121,10 +98,10 @@ pub fn build(kernel: &Kernel, spec: &Spec, out: &Path) -> Result<()> {
         "scenarios",
         "out",
     ] {
-        t.dir(d);
+        t.dir(d)?;
     }
     t.host_file("bin/busybox", 0o755, Path::new("/bin/busybox"))?;
-    t.symlink("bin/sh", "busybox");
+    t.symlink("bin/sh", "busybox")?;
     let assets = guest_assets();
     t.host_file("init", 0o755, &assets.join("init.sh"))?;
     for e in std::fs::read_dir(assets.join("scenarios"))
@@ -157,7 +134,7 @@ pub fn build(kernel: &Kernel, spec: &Spec, out: &Path) -> Result<()> {
     }
     let mut image = t.gzip()?;
     if spec.kexec_payload {
-        t.file("initrd.img", 0o644, image);
+        t.file("initrd.img", 0o644, image)?;
         t.host_file("vmlinuz", 0o644, &kernel.vmlinuz())?;
         image = t.gzip()?;
     }
@@ -187,11 +164,11 @@ fn add_modules(t: &mut Tree, kernel: &Kernel) -> Result<()> {
         } else {
             bail!("module {m} is neither a file nor built in ({})", kernel.abi);
         };
-        t.file(&format!("lib/modules/{name}.ko"), 0o644, data);
+        t.file(&format!("lib/modules/{name}.ko"), 0o644, data)?;
         order.push_str(name);
         order.push('\n');
     }
-    t.file("lib/modules/load-order", 0o644, order.into_bytes());
+    t.file("lib/modules/load-order", 0o644, order.into_bytes())?;
     Ok(())
 }
 

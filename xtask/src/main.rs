@@ -1,7 +1,6 @@
 //! `cargo xtask`: setup, lab, fixtures, test, bench, fuzz, demo. See xtask/README.md.
 
 mod bench;
-mod cpio;
 mod crashcheck;
 mod demo;
 mod elf;
