@@ -112,8 +112,7 @@ mod tests {
     #[test]
     fn host_cpio_reads_it() {
         if !crate::util::have_exe("cpio") {
-            eprintln!("skip: no cpio");
-            return;
+            return test_skip::skip("host_cpio_reads_it", "no cpio");
         }
         let mut w = Writer::new(Vec::new());
         w.add("bin", &Entry::Dir { mode: 0o755 }).unwrap();
