@@ -234,13 +234,14 @@ impl Counts {
             self.in_doc = true;
         } else if let Some(rest) = t.strip_prefix("test result: ") {
             self.result(rest);
-        } else if t.starts_with("test ")
-            && (t.ends_with(" ... ignored") || t.contains(" ... ignored, "))
+        } else if let Some(name) = t
+            .strip_prefix("test ")
+            .filter(|r| {
+                !self.in_doc && (r.ends_with(" ... ignored") || r.contains(" ... ignored, "))
+            })
+            .and_then(|r| r.split(" ... ").next())
         {
-            if !self.in_doc {
-                let name = t["test ".len()..].split(" ... ").next().unwrap_or("");
-                self.ignored_names.push(format!("{}: {name}", self.section));
-            }
+            self.ignored_names.push(format!("{}: {name}", self.section));
         }
         if t.contains(SKIP_FAILURE_MARK) {
             self.skips += 1;
