@@ -1,10 +1,23 @@
 //! `cargo xtask test`: the whole suite, one summary line per stage.
+//!
+//! Nothing may skip: `KDUMP_RS_NO_SKIP=1` is set for every stage, so a test that would print
+//! `SKIP` (see crates/test-skip) fails instead, and `cargo test` fails the stage when any test
+//! outside the doc tests is ignored. The `cargo test` stage counts what its `test result:`
+//! lines report.
 
-use crate::util::{fixtures_dir, secs, workspace_root};
+use crate::util::{fixtures_dir, secs, show, workspace_root};
 use crate::{crashcheck, fixtures, fuzz, setup, vmtests};
-use anyhow::{bail, Result};
-use std::process::Command;
+use anyhow::{bail, Context, Result};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::Instant;
+
+/// Set for every stage: a skipped test fails (crates/test-skip).
+pub const NO_SKIP_VAR: &str = "KDUMP_RS_NO_SKIP";
+
+/// The panic text of a skip turned into a failure (crates/test-skip prints it once per test).
+const SKIP_FAILURE_MARK: &str = "KDUMP_RS_NO_SKIP=1: a test that does not run fails";
 
 /// Options of the test command.
 #[derive(Debug, Default)]
@@ -39,6 +52,8 @@ pub const FUZZ_SMOKE_SECONDS: u64 = 30;
 
 /// Run every stage (later stages run even when one fails); fail if any failed.
 pub fn test(opts: Opts) -> Result<()> {
+    // Before any thread exists: every stage and everything it starts sees it.
+    std::env::set_var(NO_SKIP_VAR, "1");
     let fuzz_seconds = opts
         .fuzz_seconds
         .or_else(|| {
@@ -106,15 +121,7 @@ pub fn test(opts: Opts) -> Result<()> {
             ])
             .map(|_| String::new())
         });
-        stage("cargo test", &mut || {
-            crate::util::run(
-                Command::new("cargo")
-                    .current_dir(workspace_root())
-                    .env("KDUMP_RS_FIXTURES", &fixtures_env)
-                    .args(["test", "--workspace", "--no-fail-fast"]),
-            )
-            .map(|_| String::new())
-        });
+        stage("cargo test", &mut || cargo_test(&fixtures_env));
     }
     if opts.quick {
         eprintln!("[test] --quick: crash check and VM tests skipped");
@@ -151,6 +158,131 @@ pub fn test(opts: Opts) -> Result<()> {
     summary(&stages, total)
 }
 
+/// `cargo test --workspace` with the fixtures and skips as failures; its output (stdout and
+/// stderr merged, in order) is shown as it comes and its `test result:` lines counted. Fails
+/// when cargo test fails or any test outside the doc tests was ignored.
+fn cargo_test(fixtures: &Path) -> Result<String> {
+    let mut cmd = Command::new("sh");
+    cmd.current_dir(workspace_root())
+        .env("KDUMP_RS_FIXTURES", fixtures)
+        .env(NO_SKIP_VAR, "1")
+        .args(["-c", "exec \"$@\" 2>&1", "sh"])
+        .args(["cargo", "test", "--workspace", "--no-fail-fast"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let shown = show(&cmd);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start `{shown}`"))?;
+    let mut counts = Counts::default();
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).split(b'\n') {
+            let line = line.with_context(|| format!("reading the output of `{shown}`"))?;
+            let line = String::from_utf8_lossy(&line);
+            eprintln!("{line}");
+            counts.line(&line);
+        }
+    }
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for `{shown}`"))?;
+    let note = counts.note();
+    eprintln!("[test] cargo test: {note}");
+    for name in &counts.ignored_names {
+        eprintln!("[test] ignored (a failure here): {name}");
+    }
+    if !status.success() {
+        bail!("{note}; `{shown}` failed: {status}");
+    }
+    if counts.ignored > 0 {
+        bail!("{note}; ignored tests count as failures");
+    }
+    if counts.suites == 0 {
+        bail!("{note}; no `test result:` line in the output of `{shown}`");
+    }
+    Ok(note)
+}
+
+/// What cargo test's `test result: ok. N passed; M failed; K ignored; ...` lines add up to.
+#[derive(Debug, Default, PartialEq)]
+struct Counts {
+    /// Test binaries and doc-test groups that reported a result.
+    suites: u64,
+    passed: u64,
+    failed: u64,
+    /// Ignored unit and integration tests (`#[ignore]`): failures in the full suite.
+    ignored: u64,
+    /// Doc examples marked `ignore` (`no_run` ones are compiled and count as passed).
+    doc_ignored: u64,
+    /// Tests that failed because they would have skipped.
+    skips: u64,
+    /// `binary: test` of each ignored unit or integration test.
+    ignored_names: Vec<String>,
+    /// The binary or doc-test group whose output is being read, and whether it is doc tests.
+    section: String,
+    in_doc: bool,
+}
+
+impl Counts {
+    fn line(&mut self, line: &str) {
+        let t = line.trim();
+        if let Some(rest) = t.strip_prefix("Running ") {
+            self.section = rest.to_string();
+            self.in_doc = false;
+        } else if let Some(krate) = t.strip_prefix("Doc-tests ") {
+            self.section = format!("doc tests of {krate}");
+            self.in_doc = true;
+        } else if let Some(rest) = t.strip_prefix("test result: ") {
+            self.result(rest);
+        } else if let Some(name) = t
+            .strip_prefix("test ")
+            .filter(|r| {
+                !self.in_doc && (r.ends_with(" ... ignored") || r.contains(" ... ignored, "))
+            })
+            .and_then(|r| r.split(" ... ").next())
+        {
+            self.ignored_names.push(format!("{}: {name}", self.section));
+        }
+        if t.contains(SKIP_FAILURE_MARK) {
+            self.skips += 1;
+        }
+    }
+
+    /// `ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s`
+    fn result(&mut self, rest: &str) {
+        self.suites += 1;
+        let fields = rest.split_once(". ").map_or("", |(_, f)| f);
+        for field in fields.split(';') {
+            let mut w = field.split_whitespace();
+            let (Some(n), Some(what)) = (w.next().and_then(|n| n.parse::<u64>().ok()), w.next())
+            else {
+                continue;
+            };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" if self.in_doc => self.doc_ignored += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+
+    fn note(&self) -> String {
+        format!(
+            "{} tests run in {} binaries and doc-test groups: {} passed, {} failed ({} of them \
+             skips), {} ignored; {} doc examples not run (`ignore`)",
+            self.passed + self.failed,
+            self.suites,
+            self.passed,
+            self.failed,
+            self.skips,
+            self.ignored,
+            self.doc_ignored
+        )
+    }
+}
+
 fn summary(stages: &[Stage], total: Instant) -> Result<()> {
     println!("\n===== cargo xtask test summary");
     for s in stages {
@@ -162,6 +294,16 @@ fn summary(stages: &[Stage], total: Instant) -> Result<()> {
             s.note
         );
     }
+    let vm: Vec<&Stage> = stages
+        .iter()
+        .filter(|s| s.name.starts_with("vm "))
+        .collect();
+    println!(
+        "VM tests: {} run, {} failed (of {})",
+        vm.len(),
+        vm.iter().filter(|s| !s.ok).count(),
+        vmtests::TESTS.len()
+    );
     let failed = stages.iter().filter(|s| !s.ok).count();
     println!("total {}", secs(total.elapsed()));
     println!("test: {} passed, {} failed", stages.len() - failed, failed);
@@ -169,4 +311,67 @@ fn summary(stages: &[Stage], total: Instant) -> Result<()> {
         bail!("{failed} stage(s) failed");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_add_up_cargo_test_output() {
+        let out = "\
+   Compiling vmcore v0.1.0
+     Running unittests src/lib.rs (target/debug/deps/vmcore-0123)
+
+running 3 tests
+test a ... ok
+test b ... ignored
+test c ... ignored, needs a disk
+test result: ok. 1 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.00s
+
+     Running tests/real_dumps.rs (target/debug/deps/real_dumps-4567)
+
+running 2 tests
+test dmesg ... FAILED
+test uts ... ok
+
+failures:
+
+---- dmesg stdout ----
+thread 'dmesg' panicked at crates/vmcore/tests/real_dumps.rs:14:16:
+SKIP dmesg: no vmcore fixture on this machine (KDUMP_RS_NO_SKIP=1: a test that does not run fails)
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s
+
+   Doc-tests vmcore
+
+running 2 tests
+test src/lib.rs - (line 4) ... ignored
+test src/read.rs - read (line 9) - compile ... ok
+test result: ok. 1 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.20s
+";
+        let mut c = Counts::default();
+        out.lines().for_each(|l| c.line(l));
+        assert_eq!(
+            (
+                c.suites,
+                c.passed,
+                c.failed,
+                c.ignored,
+                c.doc_ignored,
+                c.skips
+            ),
+            (3, 3, 1, 2, 1, 1)
+        );
+        assert_eq!(
+            c.ignored_names,
+            [
+                "unittests src/lib.rs (target/debug/deps/vmcore-0123): b",
+                "unittests src/lib.rs (target/debug/deps/vmcore-0123): c"
+            ]
+        );
+        assert!(c.note().starts_with(
+            "4 tests run in 3 binaries and doc-test groups: 3 passed, 1 failed (1 of them skips), 2 ignored; 1 doc examples not run"
+        ));
+    }
 }

@@ -23,7 +23,7 @@ fn have_python_lzo(test: &str) -> bool {
         .map(|s| s.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("SKIP {test}: python3-lzo (liblzo2) not available at {PY}");
+        common::skip(test, format!("python3-lzo (liblzo2) not available at {PY}"));
     }
     ok
 }

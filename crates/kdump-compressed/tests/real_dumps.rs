@@ -119,8 +119,7 @@ fn makedumpfile_refilters_our_output_to_its_own() {
 #[test]
 fn libkdumpfile_reads_every_codec_page_identical() {
     if !python_has("kdumpfile") {
-        eprintln!("SKIP: python3-libkdumpfile not installed");
-        return;
+        return skip("libkdumpfile", "python3-libkdumpfile not installed");
     }
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/kdumpfile_compare.py");

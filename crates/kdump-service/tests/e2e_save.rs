@@ -3,8 +3,9 @@
 //! on 127.0.0.1 with its own keys and config), a full file system (a small tmpfs) that leaves a
 //! readable `vmcore-incomplete` and runs the failure action, kdump_pre/kdump_post statuses;
 //! LABEL=/UUID= resolution on an mkfs.ext4 image. Pages are compared with makedumpfile's
-//! reference dump of the same vmcore. Tests skip with a printed reason when the fixtures (or
-//! sshd, or root for tmpfs) are absent.
+//! reference dump of the same vmcore. Tests skip (`test_skip`: a failure under
+//! `KDUMP_RS_NO_SKIP=1`, as in `cargo xtask test`) when the fixtures (or sshd, or root for
+//! tmpfs) are absent.
 
 mod common;
 
@@ -19,33 +20,48 @@ struct Fixture {
     d31_lzo: PathBuf,
 }
 
-fn fixture() -> Option<Fixture> {
+/// The kdump-6.1 fixture, or a skip for `test`.
+fn fixture(test: &str) -> Option<Fixture> {
+    find_fixture()
+        .map_err(|why| test_skip::skip(test, why))
+        .ok()
+}
+
+fn find_fixture() -> Result<Fixture, String> {
     let dir = std::env::var_os("KDUMP_RS_FIXTURES")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/kdump-rs/fixtures"))
-        })?;
-    let text = match std::fs::read_to_string(dir.join("manifest.json")) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("SKIP: no fixture manifest in {} ({e})", dir.display());
-            return None;
-        }
-    };
-    let m: serde_json::Value = serde_json::from_str(&text).ok()?;
+        })
+        .ok_or("neither KDUMP_RS_FIXTURES nor HOME is set")?;
+    let manifest = dir.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).map_err(|e| {
+        format!(
+            "no fixture manifest at {} ({e}; run `cargo xtask fixtures`)",
+            manifest.display()
+        )
+    })?;
+    let m: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
     let f = m["fixtures"]
-        .as_array()?
-        .iter()
-        .find(|f| f["name"] == "kdump-6.1")?;
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["name"] == "kdump-6.1")
+        .ok_or_else(|| format!("{} lists no kdump-6.1 fixture", manifest.display()))?;
     let refpath = f["references"]
-        .as_array()?
-        .iter()
-        .find(|r| r["name"] == "d31-lzo")?["path"]
-        .as_str()?
-        .to_string();
-    Some(Fixture {
-        vmcore: dir.join(f["vmcore"].as_str()?),
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"] == "d31-lzo")
+        .and_then(|r| r["path"].as_str())
+        .ok_or_else(|| format!("{}: kdump-6.1 has no d31-lzo reference", manifest.display()))?;
+    let vmcore = f["vmcore"]
+        .as_str()
+        .ok_or_else(|| format!("{}: kdump-6.1 has no vmcore", manifest.display()))?;
+    Ok(Fixture {
+        vmcore: dir.join(vmcore),
         d31_lzo: dir.join(refpath),
     })
 }
@@ -99,7 +115,9 @@ fn only_dir(p: &Path) -> PathBuf {
 
 #[test]
 fn fs_target_complete_dump_and_dmesg() {
-    let Some(f) = fixture() else { return };
+    let Some(f) = fixture("fs_target_complete_dump_and_dmesg") else {
+        return;
+    };
     let t = TempRoot::new("e2e-fs");
     let p = plan("ext4 LABEL=kdumpfs\npath /var/crash\ncore_collector makedumpfile -l --message-level 7 -d 31\nfinal_action poweroff\n");
     let mut o = opts(&f);
@@ -157,7 +175,9 @@ fn other_collector_is_spawned() {
 
 #[test]
 fn raw_target_is_a_flattened_stream() {
-    let Some(f) = fixture() else { return };
+    let Some(f) = fixture("raw_target_is_a_flattened_stream") else {
+        return;
+    };
     let t = TempRoot::new("e2e-raw");
     let dev = t.path().join("rawdev");
     std::fs::write(&dev, vec![0u8; 4096]).unwrap();
@@ -171,7 +191,9 @@ fn raw_target_is_a_flattened_stream() {
 
 #[test]
 fn pre_hook_failure_skips_dump_post_gets_status() {
-    let Some(f) = fixture() else { return };
+    let Some(f) = fixture("pre_hook_failure_skips_dump_post_gets_status") else {
+        return;
+    };
     let t = TempRoot::new("e2e-hooks");
     let pre = t.put("/pre.sh", "#!/bin/sh\nexit 3\n");
     let post_out = t.path().join("post.out");
@@ -220,7 +242,9 @@ impl Drop for Tmpfs {
 
 #[test]
 fn full_file_system_leaves_incomplete_dump_and_runs_failure_action() {
-    let Some(f) = fixture() else { return };
+    let Some(f) = fixture("full_file_system_leaves_incomplete_dump_and_runs_failure_action") else {
+        return;
+    };
     let t = TempRoot::new("e2e-full");
     let mnt = t.path().join("mnt");
     std::fs::create_dir_all(&mnt).unwrap();
@@ -231,8 +255,10 @@ fn full_file_system_leaves_incomplete_dump_and_runs_failure_action() {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIP: cannot mount a tmpfs (not root?)");
-        return;
+        return test_skip::skip(
+            "full_file_system_leaves_incomplete_dump_and_runs_failure_action",
+            "cannot mount a tmpfs (not root?)",
+        );
     }
     let _guard = Tmpfs(mnt.clone());
     let p = plan("path /var/crash\ncore_collector makedumpfile -l --message-level 7 -d 31\nfailure_action shell\nfinal_action halt\n");
@@ -294,8 +320,10 @@ fn label_and_uuid_found_by_superblock() {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIP: mkfs.ext4 not available");
-        return;
+        return test_skip::skip(
+            "label_and_uuid_found_by_superblock",
+            "mkfs.ext4 not available",
+        );
     }
     let other = t.put("/other.img", vec![0u8; 8192]);
     let cands = vec![other, img.clone()];
@@ -351,7 +379,7 @@ fn start_sshd(dir: &Path) -> Option<Sshd> {
             .status()
             .is_err()
     {
-        eprintln!("SKIP: no sshd/ssh");
+        test_skip::skip("ssh_target_and_propagate", "no sshd/ssh");
         return None;
     }
     let _ = std::fs::create_dir_all("/run/sshd");
@@ -400,9 +428,12 @@ fn start_sshd(dir: &Path) -> Option<Sshd> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    eprintln!(
-        "SKIP: sshd did not start: {}",
-        std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+    test_skip::skip(
+        "ssh_target_and_propagate",
+        format!(
+            "sshd did not start: {}",
+            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+        ),
     );
     None
 }
@@ -424,7 +455,9 @@ fn user() -> String {
 
 #[test]
 fn ssh_target_and_propagate() {
-    let Some(f) = fixture() else { return };
+    let Some(f) = fixture("ssh_target_and_propagate") else {
+        return;
+    };
     let t = TempRoot::new("e2e-ssh");
     let Some(sshd) = start_sshd(t.path()) else {
         return;

@@ -226,22 +226,10 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn real_kernels() -> Vec<std::path::PathBuf> {
-        let mut v = Vec::new();
-        let mut dirs = vec![
-            std::path::PathBuf::from("/tmp/vmlab/kernel/boot"),
-            std::path::PathBuf::from("/tmp/k612/boot"),
-        ];
-        if let Some(h) = std::env::var_os("HOME") {
-            let base = std::path::Path::new(&h).join(".cache/kdump-rs/kernels");
-            if let Ok(rd) = std::fs::read_dir(&base) {
-                for e in rd.flatten() {
-                    dirs.push(e.path().join("boot"));
-                    dirs.push(e.path());
-                }
-            }
-        }
-        for d in dirs {
-            if let Ok(rd) = std::fs::read_dir(&d) {
+        // The kernels `cargo xtask` caches, and those of the shell lab when present.
+        let mut v = test_skip::cached_kernels();
+        for d in ["/tmp/vmlab/kernel/boot", "/tmp/k612/boot"] {
+            if let Ok(rd) = std::fs::read_dir(d) {
                 for e in rd.flatten() {
                     if e.file_name().to_string_lossy().starts_with("vmlinuz-") {
                         v.push(e.path());
@@ -258,8 +246,10 @@ pub(crate) mod tests {
     fn real_debian_kernels() {
         let ks = real_kernels();
         if ks.is_empty() {
-            eprintln!("SKIP real_debian_kernels: no vmlinuz under /tmp/vmlab/kernel/boot or ~/.cache/kdump-rs/kernels");
-            return;
+            return test_skip::skip(
+                "real_debian_kernels",
+                "no vmlinuz in ~/.cache/kdump-rs/kernels (`cargo xtask fixtures` downloads them)",
+            );
         }
         for k in ks {
             let bytes = std::fs::read(&k).unwrap();

@@ -842,8 +842,10 @@ mod tests {
     fn real_kernels_over_synthetic_maps() {
         let ks = crate::bzimage::tests::real_kernels();
         if ks.is_empty() {
-            eprintln!("SKIP real_kernels_over_synthetic_maps: no Debian vmlinuz found");
-            return;
+            return test_skip::skip(
+                "real_kernels_over_synthetic_maps",
+                "no Debian vmlinuz found (`cargo xtask fixtures` downloads them)",
+            );
         }
         for path in ks {
             let k = std::fs::read(&path).unwrap();

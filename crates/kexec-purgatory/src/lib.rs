@@ -152,8 +152,10 @@ mod tests {
         {
             Ok(o) if o.status.success() => o,
             _ => {
-                eprintln!("SKIP object_has_no_vector_registers: objdump (binutils) not available");
-                return;
+                return test_skip::skip(
+                    "object_has_no_vector_registers",
+                    "objdump (binutils) not available",
+                );
             }
         };
         let text = String::from_utf8_lossy(&out.stdout);

@@ -1,6 +1,6 @@
-//! `dumpfilter` against makedumpfile 1.7.2 on the real fixtures (skipped with a printed
-//! reason when there is none): `-d 31`, refiltering a `-d 0` dump to `-d 31`, `-E -d 31` and
-//! `--split` byte-identical; `--reassemble` of makedumpfile's `--split` files identical to its
+//! `dumpfilter` against makedumpfile 1.7.2 on the real fixtures (a skip when there is none,
+//! which fails under `KDUMP_RS_NO_SKIP=1`): `-d 31`, refiltering a `-d 0` dump to `-d 31`,
+//! `-E -d 31` and `--split` byte-identical; `--reassemble` of makedumpfile's `--split` files identical to its
 //! `--reassemble`; `-F` then `-R` and `-E -F` then `-R` identical; our `-l` output refiltered by
 //! makedumpfile identical. From a kdump-compressed (`-d 0`) input: `--split` byte-identical,
 //! and `-E` (which makedumpfile refuses) checked by makedumpfile reading it back.
@@ -39,21 +39,28 @@ fn makedumpfile_refilter_d31(input: &Path, out: &Path) {
 }
 
 /// The fixtures makedumpfile is run on here, captured by kdump (QEMU dumps differ in their
-/// firmware ranges); none, with a printed reason, without makedumpfile.
+/// firmware ranges); none, after a skip, without makedumpfile.
 fn kdump_oracles(test: &str) -> Vec<Fixture> {
     if !have_makedumpfile() {
-        eprintln!("SKIP {test}: makedumpfile not installed");
+        skip(test, "makedumpfile not installed");
         return Vec::new();
     }
-    let mut v = oracle_fixtures_or_skip(test);
-    v.retain(|fx| {
-        let keep = fx.vmcore == fx.vmcore_mk;
-        if !keep {
-            eprintln!("SKIP {test} on {}: QEMU dump", fx.name);
-        }
-        keep
-    });
-    v
+    kdump_captures(test, oracle_fixtures_or_skip(test), "QEMU dump")
+}
+
+/// The fixtures captured by kdump; QEMU dumps (whose program headers makedumpfile needs
+/// moved) are reported N/A with `why`.
+fn kdump_captures(test: &str, fixtures: Vec<Fixture>, why: &str) -> Vec<Fixture> {
+    applicable(test, fixtures, |fx| {
+        (fx.vmcore != fx.vmcore_mk).then(|| why.to_string())
+    })
+}
+
+/// The fixtures of 6.1 guests (the kernel the check's expectations were measured on).
+fn series_6_1(test: &str, fixtures: Vec<Fixture>) -> Vec<Fixture> {
+    applicable(test, fixtures, |fx| {
+        (fx.series != "6.1").then(|| format!("kernel {}, the check is for 6.1", fx.series))
+    })
 }
 
 /// `dumpfilter ARGS INPUT > FLAT`, which must succeed.
@@ -150,16 +157,14 @@ fn flattened_then_rearranged_and_lzo_read_by_makedumpfile() {
 
 #[test]
 fn elf_output_is_byte_identical_to_makedumpfile() {
-    for fx in oracle_fixtures_or_skip("dumpfilter -E") {
-        if fx.vmcore != fx.vmcore_mk {
-            // QEMU dumps: makedumpfile 1.7.2 keeps an arbitrary part of the firmware ranges
-            // above mem_map in ELF output; we leave frames without a struct page out.
-            eprintln!(
-                "SKIP -E identity on {}: QEMU dump (frames above mem_map differ)",
-                fx.name
-            );
-            continue;
-        }
+    // QEMU dumps: makedumpfile 1.7.2 keeps an arbitrary part of the firmware ranges above
+    // mem_map in ELF output; we leave frames without a struct page out.
+    let test = "dumpfilter -E";
+    for fx in kdump_captures(
+        test,
+        oracle_fixtures_or_skip(test),
+        "QEMU dump (frames above mem_map differ)",
+    ) {
         let Some(elf) = reference(&fx, "d31-elf", &["-E", "-d", "31"]) else {
             continue;
         };
@@ -207,8 +212,7 @@ fn split_is_byte_identical_to_makedumpfile() {
 #[test]
 fn reassemble_of_makedumpfile_split_equals_its_reassemble() {
     if !have_makedumpfile() {
-        eprintln!("SKIP --reassemble: makedumpfile not installed");
-        return;
+        return skip("dumpfilter --reassemble", "makedumpfile not installed");
     }
     for fx in oracle_fixtures_or_skip("dumpfilter --reassemble") {
         let dir = scratch(&format!("cli-split-{}", fx.name));
@@ -265,14 +269,8 @@ fn refusals_exit_1_with_a_message() {
 
 #[test]
 fn debug_prints_the_dump_report_before_dumping() {
-    let fxs: Vec<_> = fixtures_or_skip("dumpfilter -D report")
-        .into_iter()
-        .filter(|f| f.series == "6.1")
-        .collect();
-    if fxs.is_empty() {
-        eprintln!("SKIP dumpfilter -D report: no 6.1 fixture");
-    }
-    for fx in fxs {
+    let test = "dumpfilter -D report";
+    for fx in series_6_1(test, fixtures_or_skip(test)) {
         let dir = scratch(&format!("cli-debug-{}", fx.name));
         let out = fresh(&dir, "dry.kdump");
         let o = dumpfilter()
@@ -298,8 +296,10 @@ fn debug_prints_the_dump_report_before_dumping() {
 #[test]
 fn split_from_a_kdump_compressed_input_is_byte_identical() {
     if !have_makedumpfile() {
-        eprintln!("SKIP --split from kdump: makedumpfile not installed");
-        return;
+        return skip(
+            "dumpfilter --split from kdump",
+            "makedumpfile not installed",
+        );
     }
     for fx in oracle_fixtures_or_skip("dumpfilter --split from kdump") {
         let Some(d0) = reference(&fx, "d0-lzo", &["-l", "-d", "0"]) else {
@@ -377,11 +377,8 @@ fn progress_lines(stderr: &str) -> Vec<&str> {
 
 #[test]
 fn progress_lines_on_a_pipe_and_none_without_the_progress_bit() {
-    let fxs: Vec<_> = fixtures_or_skip("dumpfilter progress")
-        .into_iter()
-        .filter(|f| f.series == "6.1")
-        .collect();
-    for fx in fxs.iter().take(1) {
+    let test = "dumpfilter progress";
+    for fx in series_6_1(test, fixtures_or_skip(test)).iter().take(1) {
         let dir = scratch(&format!("cli-progress-{}", fx.name));
         let modes: [&[&str]; 4] = [
             &["-d", "31", "-l"],
@@ -426,15 +423,11 @@ fn progress_lines_on_a_pipe_and_none_without_the_progress_bit() {
 #[test]
 fn progress_is_redrawn_in_place_on_a_terminal() {
     let script = Path::new("/usr/bin/script");
+    let test = "dumpfilter progress tty";
     if !script.exists() {
-        eprintln!("SKIP progress on a terminal: no script(1)");
-        return;
+        return skip(test, "no script(1)");
     }
-    let fxs: Vec<_> = fixtures_or_skip("dumpfilter progress tty")
-        .into_iter()
-        .filter(|f| f.series == "6.1")
-        .collect();
-    for fx in fxs.iter().take(1) {
+    for fx in series_6_1(test, fixtures_or_skip(test)).iter().take(1) {
         let dir = scratch(&format!("cli-progress-tty-{}", fx.name));
         let out = fresh(&dir, "out.elf");
         // script(1) gives the command a pseudo-terminal and copies what it prints.
@@ -477,12 +470,10 @@ fn d31_report(fx: &Fixture) -> Option<serde_json::Value> {
 
 #[test]
 fn stats_json_agrees_with_makedumpfile_in_every_mode_and_dry_run_writes_nothing() {
-    for fx in oracle_fixtures_or_skip("dumpfilter --stats-json") {
-        if fx.vmcore != fx.vmcore_mk {
-            continue;
-        }
+    let test = "dumpfilter --stats-json";
+    for fx in kdump_captures(test, oracle_fixtures_or_skip(test), "QEMU dump") {
         let Some(want) = d31_report(&fx) else {
-            eprintln!("SKIP --stats-json on {}: no d31 report", fx.name);
+            skip(test, format!("{}: the manifest has no d31 report", fx.name));
             continue;
         };
         let dir = scratch(&format!("cli-stats-{}", fx.name));
@@ -525,10 +516,8 @@ fn stats_json_agrees_with_makedumpfile_in_every_mode_and_dry_run_writes_nothing(
 
 #[test]
 fn elf_flattened_rearranges_to_makedumpfile_elf() {
-    for fx in oracle_fixtures_or_skip("dumpfilter -E -F") {
-        if fx.vmcore != fx.vmcore_mk {
-            continue;
-        }
+    let test = "dumpfilter -E -F";
+    for fx in kdump_captures(test, oracle_fixtures_or_skip(test), "QEMU dump") {
         let Some(elf) = reference(&fx, "d31-elf", &["-E", "-d", "31"]) else {
             continue;
         };
@@ -588,8 +577,7 @@ mod sparse_core;
 fn sparse_6g_core_dump_and_split_are_byte_identical_to_makedumpfile() {
     // Six 1 GiB split blocks, two per file: the partition beyond the 1 GiB fixtures.
     if !have_makedumpfile() {
-        eprintln!("SKIP sparse core: makedumpfile not installed");
-        return;
+        return skip("sparse core", "makedumpfile not installed");
     }
     let dir = scratch("cli-sparse-6g");
     let core = dir.join("sparse-6g.elf");

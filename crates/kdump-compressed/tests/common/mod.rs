@@ -1,12 +1,17 @@
 //! Finding real dumps for tests: the fixtures built by `cargo xtask fixtures`
 //! (`$KDUMP_RS_FIXTURES`, else `~/.cache/kdump-rs/fixtures`, read through `manifest.json` or
 //! each fixture's `fixture.json`), with makedumpfile's reference outputs. Missing
-//! references are made with makedumpfile into a scratch directory. Tests print why they skip.
+//! references are made with makedumpfile into a scratch directory. Tests skip through
+//! `test_skip` (a failure under `KDUMP_RS_NO_SKIP=1`, as in `cargo xtask test`); a fixture a
+//! check does not apply to is reported "N/A", and a test that applied to none skips.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+// Not every test file that includes this module uses all three.
+#[allow(unused_imports)]
+pub use test_skip::{not_applicable, ran_on, skip};
 
 /// One real vmcore and makedumpfile's outputs for it.
 #[derive(Debug, Clone)]
@@ -116,30 +121,53 @@ pub fn fixtures() -> Vec<Fixture> {
     out
 }
 
-/// Fixtures whose kernel makedumpfile 1.7.2 filters correctly (others are listed as
-/// skipped with the reason), or a printed reason to skip.
+/// Fixtures whose kernel makedumpfile 1.7.2 filters correctly (the others are reported N/A),
+/// or a skip.
 pub fn oracle_fixtures_or_skip(test: &str) -> Vec<Fixture> {
-    let mut v = fixtures_or_skip(test);
-    v.retain(|f| {
-        let ok = f.makedumpfile_is_oracle();
-        if !ok {
-            eprintln!(
-                "SKIP {test} on {}: makedumpfile 1.7.2 is not a correct oracle for kernel {}",
-                f.name, f.series
-            );
-        }
-        ok
-    });
+    applicable(test, fixtures_or_skip(test), |f| {
+        (!f.makedumpfile_is_oracle()).then(|| {
+            format!(
+                "makedumpfile 1.7.2 is not a correct oracle for kernel {}",
+                f.series
+            )
+        })
+    })
+}
+
+/// The fixtures for which `why_not` gives no reason; the others are reported N/A. A skip when
+/// there were fixtures but none applies (the empty list was already reported).
+pub fn applicable(
+    test: &str,
+    fixtures: Vec<Fixture>,
+    why_not: impl Fn(&Fixture) -> Option<String>,
+) -> Vec<Fixture> {
+    let found = fixtures.len();
+    let v: Vec<Fixture> = fixtures
+        .into_iter()
+        .filter(|f| match why_not(f) {
+            Some(why) => {
+                not_applicable(test, &f.name, why);
+                false
+            }
+            None => true,
+        })
+        .collect();
+    if found > 0 {
+        ran_on(test, v.len());
+    }
     v
 }
 
-/// Fixtures, or a printed reason to skip.
+/// Fixtures, or a skip.
 pub fn fixtures_or_skip(test: &str) -> Vec<Fixture> {
     let f = fixtures();
     if f.is_empty() {
-        eprintln!(
-            "SKIP {test}: no fixture under {} (run `cargo xtask fixtures`) and no development dump",
-            fixtures_dir().display()
+        skip(
+            test,
+            format!(
+                "no fixture under {} (run `cargo xtask fixtures`) and no development dump",
+                fixtures_dir().display()
+            ),
         );
     }
     f
@@ -182,13 +210,16 @@ pub fn scratch_keep(name: &str) -> PathBuf {
 }
 
 /// makedumpfile's output `name` (e.g. "d31", "d31-zlib") with `args` before IN OUT: from the
-/// fixture, or made now. `None` (with a printed reason) if makedumpfile is missing.
+/// fixture, or made now. `None` (after a skip) if makedumpfile is missing.
 pub fn reference(f: &Fixture, name: &str, args: &[&str]) -> Option<PathBuf> {
     if let Some(p) = f.refs.get(name).filter(|p| p.exists()) {
         return Some(p.clone());
     }
     if !have_makedumpfile() {
-        eprintln!("SKIP: makedumpfile not installed, cannot make reference {name}");
+        skip(
+            &format!("reference {name} of {}", f.name),
+            "makedumpfile not installed, cannot make it",
+        );
         return None;
     }
     let out = scratch_keep(&format!("ref-{}", f.name)).join(format!("{name}.kdump"));
