@@ -42,6 +42,9 @@ const PACKAGES: &[(&str, &str)] = &[
     ("openssh-server", "/usr/sbin/sshd"),
     ("openssh-client", "/usr/bin/ssh"),
     ("binutils", "/usr/bin/readelf"),
+    // depmod and modprobe: the capture image tests index Debian's modules and use modprobe
+    // as the oracle of the load order.
+    ("kmod", "/usr/bin/kmod"),
 ];
 
 /// rustup components the test command uses.

@@ -105,7 +105,7 @@ fn host_virtio_disk_against_6_1() {
     };
     let sys = Sysfs::host();
     let Ok(needs) = sys.block_needs("vda") else {
-        eprintln!("skip: this host has no vda");
+        test_skip::skip("host_vda", "this host has no /sys/class/block/vda");
         return;
     };
     let vblk = needs

@@ -115,7 +115,7 @@ pub trait System: Send + Sync {
     fn mount(&self, req: &MountRequest<'_>) -> io::Result<()>;
     /// umount(2) `target`.
     fn unmount(&self, target: &Path) -> io::Result<()>;
-    /// Opens a block device for writing (a `raw` dump target).
+    /// Opens a `raw` dump target for writing (a block device; a plain file is no danger).
     fn open_block_device(&self, path: &Path) -> io::Result<File>;
     /// Loads the kernel module in `module` (an opened .ko) with `params`.
     fn load_module(&self, module: &File, params: &str) -> io::Result<()>;
@@ -190,7 +190,12 @@ impl System for HostSystem {
     }
 
     fn open_block_device(&self, path: &Path) -> io::Result<File> {
-        guarded(Act::BlockDeviceWrite)?;
+        use std::os::unix::fs::FileTypeExt;
+        // A raw target that is a plain file (an image, a test) changes nothing but itself.
+        let is_block = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device());
+        if is_block {
+            guarded(Act::BlockDeviceWrite)?;
+        }
         std::fs::OpenOptions::new().write(true).open(path)
     }
 
@@ -285,6 +290,16 @@ mod tests {
         }
         let sys = HostSystem;
         let dir = std::env::temp_dir();
+        // A block device node of our own (loop0's numbers): the guard must refuse before
+        // anything opens it.
+        let block_node = dir.join(format!("kdump-guard-blk-{}", std::process::id()));
+        let _ = std::fs::remove_file(&block_node);
+        let made = Command::new("mknod")
+            .arg(&block_node)
+            .args(["b", "7", "0"])
+            .status()
+            .expect("mknod (coreutils)");
+        assert!(made.success(), "mknod {}", block_node.display());
         let checks: Vec<(Act, io::Result<()>)> = vec![
             (
                 Act::Mount,
@@ -299,7 +314,7 @@ mod tests {
             (Act::Unmount, sys.unmount(&dir)),
             (
                 Act::BlockDeviceWrite,
-                sys.open_block_device(Path::new("/dev/null")).map(drop),
+                sys.open_block_device(&block_node).map(drop),
             ),
             (
                 Act::LoadModule,
@@ -312,6 +327,7 @@ mod tests {
                 sys.run_action(&mut Command::new("true")).map(drop),
             ),
         ];
+        let _ = std::fs::remove_file(&block_node);
         for (act, r) in checks {
             let e = r.expect_err("must be refused on the host");
             assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{act:?}: {e}");

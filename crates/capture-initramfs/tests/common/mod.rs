@@ -28,7 +28,10 @@ fn have(tool: &str) -> bool {
 /// (with a message) when the lab has not fetched it or kmod is not installed.
 pub fn indexed(series: &str) -> Option<Indexed> {
     if !have("depmod") || !have("modprobe") {
-        eprintln!("skip: kmod (depmod, modprobe) not installed");
+        test_skip::skip(
+            series,
+            "kmod (depmod, modprobe) is not installed (cargo xtask setup)",
+        );
         return None;
     }
     let abi = std::fs::read_dir(kernels_dir())
@@ -41,9 +44,12 @@ pub fn indexed(series: &str) -> Option<Indexed> {
                     .is_some_and(|n| n.to_string_lossy().starts_with(series))
         });
     let Some(abi) = abi else {
-        eprintln!(
-            "skip: no {series}* kernel in {} (cargo xtask setup fetches them)",
-            kernels_dir().display()
+        test_skip::skip(
+            series,
+            format!(
+                "no {series}* kernel in {} (cargo xtask fixtures fetches them)",
+                kernels_dir().display()
+            ),
         );
         return None;
     };
