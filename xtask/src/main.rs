@@ -3,6 +3,7 @@
 mod bench;
 mod cpio;
 mod crashcheck;
+mod debian_image;
 mod demo;
 mod elf;
 mod fixtures;
@@ -33,6 +34,9 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   bench                          dumpfilter vs makedumpfile on the 6.1 fixture
   crash-check                    crash (with the debug vmlinux) reads our dumps of every codec as
                                  it reads makedumpfile's (860 MB download once)
+  debian-image [--sysv] [--force]
+                                 the cached Debian 12 disk image (systemd, or sysvinit-core with
+                                 --sysv) that the installed-system VM tests boot through GRUB
   fuzz [TARGET] [--seconds N] [--runs N] [--jobs N]
                                  cargo fuzz run each target (default 60 s, or N executions;
                                  N targets at a time, default 1)";
@@ -89,7 +93,11 @@ fn real_main() -> Result<()> {
             let force = flag(&mut args, "--force");
             no_more(&args)?;
             let t = Instant::now();
-            setup::setup(setup::Opts { fuzz, force })?;
+            setup::setup(setup::Opts {
+                fuzz,
+                force,
+                ..Default::default()
+            })?;
             println!("setup: ok in {:.2} s", t.elapsed().as_secs_f64());
         }
         "lab" => lab(args)?,
@@ -158,6 +166,32 @@ fn real_main() -> Result<()> {
                 Some(r) => println!("fuzz: {n} target(s) ran {seconds} s or {r} executions each"),
                 None => println!("fuzz: {n} target(s) ran {seconds} s each"),
             }
+        }
+        "debian-image" => {
+            let sysv = flag(&mut args, "--sysv");
+            let force = flag(&mut args, "--force");
+            no_more(&args)?;
+            setup::setup(setup::Opts {
+                debian_image: true,
+                ..Default::default()
+            })?;
+            let init = if sysv {
+                debian_image::Init::SysV
+            } else {
+                debian_image::Init::Systemd
+            };
+            let img = debian_image::get(init, force)?;
+            println!(
+                "debian-image: {} ({}, kernel {}, root UUID {}, built {} in {:.0} s: mmdebstrap {:.0} s, first boot {:.0} s)",
+                img.disk.display(),
+                img.info.init,
+                img.info.kernel_version,
+                img.info.root_uuid,
+                img.info.built,
+                img.info.build_seconds,
+                img.info.mmdebstrap_seconds,
+                img.info.firstboot_seconds
+            );
         }
         "-h" | "--help" | "help" => println!("{USAGE}"),
         other => bail!("unknown command `{other}`\n{USAGE}"),
