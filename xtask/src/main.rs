@@ -3,12 +3,14 @@
 mod bench;
 mod cpio;
 mod crashcheck;
+mod deb;
 mod debian_image;
 mod demo;
 mod elf;
 mod fixtures;
 mod fuzz;
 mod initramfs;
+mod installed;
 mod kernel;
 mod makedumpfile;
 mod qemu;
@@ -34,6 +36,8 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   bench                          dumpfilter vs makedumpfile on the 6.1 fixture
   crash-check                    crash (with the debug vmlinux) reads our dumps of every codec as
                                  it reads makedumpfile's (860 MB download once)
+  deb [--revision N] [--no-lint]  the kdump-rs .deb (cargo-deb) in target/xtask/deb, checked by
+                                 lintian (errors fail; the report is in target/xtask/deb/lintian.txt)
   debian-image [--sysv] [--force]
                                  the cached Debian 12 disk image (systemd, or sysvinit-core with
                                  --sysv) that the installed-system VM tests boot through GRUB
@@ -166,6 +170,25 @@ fn real_main() -> Result<()> {
                 Some(r) => println!("fuzz: {n} target(s) ran {seconds} s or {r} executions each"),
                 None => println!("fuzz: {n} target(s) ran {seconds} s each"),
             }
+        }
+        "deb" => {
+            let revision = value(&mut args, "--revision")?;
+            let no_lint = flag(&mut args, "--no-lint");
+            no_more(&args)?;
+            setup::setup(setup::Opts {
+                deb: true,
+                ..Default::default()
+            })?;
+            let t = Instant::now();
+            let b = deb::deb(&deb::Opts { revision, no_lint })?;
+            if let Some(report) = &b.lintian {
+                let tags: Vec<&str> = report.lines().filter(|l| !l.trim().is_empty()).collect();
+                for l in &tags {
+                    println!("  lintian: {l}");
+                }
+                println!("deb: lintian: {} tag line(s), no errors", tags.len());
+            }
+            println!("deb: {} ({:.1} s)", b.deb.display(), t.elapsed().as_secs_f64());
         }
         "debian-image" => {
             let sysv = flag(&mut args, "--sysv");

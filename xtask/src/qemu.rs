@@ -261,6 +261,11 @@ impl Guest {
         self.status
     }
 
+    /// Is QEMU still running?
+    pub fn running(&mut self) -> bool {
+        self.exited().is_none()
+    }
+
     /// Wait until a line of the serial log matches `pattern`; return that line.
     /// Fails (with the serial tail) on timeout or when QEMU exits first.
     pub fn wait_for(&mut self, pattern: &str, timeout: Duration) -> Result<String> {
