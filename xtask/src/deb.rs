@@ -145,9 +145,7 @@ pub fn stage(root: &Path) -> Result<(usize, usize)> {
             .rsplit_once('.')
             .map(|(_, s)| s)
             .filter(|s| s.len() == 1 && s.chars().all(|c| ('1'..='9').contains(&c)))
-            .with_context(|| {
-                format!("{}: expected NAME.SECTION (e.g. kdump.8)", p.display())
-            })?;
+            .with_context(|| format!("{}: expected NAME.SECTION (e.g. kdump.8)", p.display()))?;
         let gz = gzip_n(&std::fs::read(&p)?)?;
         put(
             root,
@@ -191,7 +189,7 @@ pub fn deb(opts: &Opts) -> Result<Built> {
     std::fs::create_dir_all(&out)?;
     let mut cmd = Command::new("cargo");
     cmd.current_dir(&root)
-        .args(["deb", "-p", "kdump", "--no-build", "-o"])
+        .args(["deb", "-p", "kdump", "--no-build", "--strip", "-o"])
         .arg(&out);
     if let Some(r) = &opts.revision {
         cmd.args(["--deb-revision", r]);
@@ -199,7 +197,10 @@ pub fn deb(opts: &Opts) -> Result<Built> {
     run(&mut cmd)?;
     let debs = files_in(&out)?;
     let [deb] = debs.as_slice() else {
-        bail!("cargo deb made {debs:?} in {}, expected one .deb", out.display());
+        bail!(
+            "cargo deb made {debs:?} in {}, expected one .deb",
+            out.display()
+        );
     };
     let name = deb.file_name().context("deb name")?;
     let final_path = dir.join(name);
@@ -218,7 +219,7 @@ pub fn deb(opts: &Opts) -> Result<Built> {
 /// Run lintian; fail when it reports an error. Returns its report.
 pub fn lint(deb: &Path) -> Result<String> {
     let o = Command::new("lintian")
-        .args(["--no-tag-display-limit", "--display-info"])
+        .args(["--tag-display-limit", "0", "--display-info"])
         .arg(deb)
         .stdin(Stdio::null())
         .output()

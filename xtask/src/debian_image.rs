@@ -149,11 +149,14 @@ pub fn image_dir(init: Init) -> PathBuf {
 }
 
 fn sources() -> Vec<PathBuf> {
-    ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]
-        .iter()
-        .map(PathBuf::from)
-        .filter(|p| p.metadata().map(|m| m.len() > 0).unwrap_or(false))
-        .collect()
+    [
+        "/etc/apt/sources.list.d/debian.sources",
+        "/etc/apt/sources.list",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .filter(|p| p.metadata().map(|m| m.len() > 0).unwrap_or(false))
+    .collect()
 }
 
 fn includes(init: Init) -> String {
@@ -167,6 +170,7 @@ fn mmdebstrap(init: Init, out: &Path) -> Command {
     let mut cmd = Command::new("mmdebstrap");
     cmd.arg(format!("--variant={}", init.variant()))
         .arg("--components=main")
+        .arg("--format=tar")
         .arg(format!("--include={}", includes(init)))
         .arg("--customize-hook=chroot \"$1\" sh -c \"echo root:root | chpasswd\"")
         .arg("bookworm")
@@ -479,7 +483,8 @@ fn customize(root: &Path, init: Init, uuid: &str) -> Result<()> {
         std::fs::write(&kexec, t)?;
     }
     let grub = root.join("etc/default/grub");
-    let text = std::fs::read_to_string(&grub).with_context(|| format!("read {}", grub.display()))?;
+    let text =
+        std::fs::read_to_string(&grub).with_context(|| format!("read {}", grub.display()))?;
     std::fs::write(&grub, grub_defaults(&text))?;
     write_file(root, "/usr/local/sbin/lab-boot", LAB_BOOT, 0o755)?;
     match init {

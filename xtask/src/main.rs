@@ -182,13 +182,24 @@ fn real_main() -> Result<()> {
             let t = Instant::now();
             let b = deb::deb(&deb::Opts { revision, no_lint })?;
             if let Some(report) = &b.lintian {
-                let tags: Vec<&str> = report.lines().filter(|l| !l.trim().is_empty()).collect();
+                let tags: Vec<&str> = report
+                    .lines()
+                    .filter(|l| {
+                        l.len() > 3
+                            && l.as_bytes()[1] == b':'
+                            && l.starts_with(['E', 'W', 'I', 'P', 'X'])
+                    })
+                    .collect();
                 for l in &tags {
                     println!("  lintian: {l}");
                 }
-                println!("deb: lintian: {} tag line(s), no errors", tags.len());
+                println!("deb: lintian: {} tag(s), no errors", tags.len());
             }
-            println!("deb: {} ({:.1} s)", b.deb.display(), t.elapsed().as_secs_f64());
+            println!(
+                "deb: {} ({:.1} s)",
+                b.deb.display(),
+                t.elapsed().as_secs_f64()
+            );
         }
         "debian-image" => {
             let sysv = flag(&mut args, "--sysv");

@@ -395,7 +395,10 @@ fn make_disk(dir: &Path, d: &Disk) -> Result<(PathBuf, &'static str)> {
             name,
             mib,
             dir: src,
-        } => Ok((mkfs_ext4(&dir.join(format!("{name}.img")), *mib, src, None)?, "raw")),
+        } => Ok((
+            mkfs_ext4(&dir.join(format!("{name}.img")), *mib, src, None)?,
+            "raw",
+        )),
         Disk::Ext4Labeled {
             name,
             mib,

@@ -1,7 +1,7 @@
 //! VM tests on the installed Debian 12 image (src/debian_image.rs, src/installed.rs).
 
-use crate::debian_image::{self, Init};
 use crate::deb;
+use crate::debian_image::{self, Init};
 use crate::installed::{self, Scenario};
 use crate::qemu::Guest;
 use anyhow::{ensure, Result};
@@ -50,12 +50,11 @@ pub fn installed_deb(init: Init) -> Result<()> {
             .to_string();
         sc.files.push((file, d.clone()));
     }
-    let t_vm = Instant::now();
     let out = installed::run(&img, &sc)?;
     let g = &out.guest;
     let r = g.results();
     ensure!(
-        r.get("installed_by").is_some(),
+        r.contains_key("installed_by"),
         "{}",
         g.fail("no installed_by result")
     );
@@ -95,7 +94,9 @@ pub fn installed_deb(init: Init) -> Result<()> {
     ensure!(
         ck.starts_with("crashkernel="),
         "{}",
-        g.fail(format!("/proc/cmdline has no crashkernel= after the reboot ({ck:?})"))
+        g.fail(format!(
+            "/proc/cmdline has no crashkernel= after the reboot ({ck:?})"
+        ))
     );
     let size: u64 = r
         .get("crash_size")
