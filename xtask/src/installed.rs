@@ -51,14 +51,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Defaults: 1536 MiB (enough for kdump-utils' default crashkernel= table to reserve
-    /// 192 MiB), 2 vCPUs, 10 min without progress, 40 min in all.
+    /// Defaults: 2560 MiB (kdump-utils' default crashkernel= table, `2G-64G:256M,64G-:512M`,
+    /// reserves nothing below 2 GiB of RAM, and `-m 2048` gives the kernel a little less),
+    /// 2 vCPUs, 10 min without progress, 40 min in all.
     pub fn new(name: &str, steps: &str) -> Scenario {
         Scenario {
             name: name.into(),
             steps: steps.into(),
             files: Vec::new(),
-            mem_mb: 1536,
+            mem_mb: 2560,
             smp: 2,
             disks: Vec::new(),
             stall: Duration::from_secs(600),

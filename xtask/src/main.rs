@@ -29,6 +29,7 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   lab [--kernel 6.1|6.12] [--mem MiB] [--smp N] [--append ARGS] [--ours] [--kexec] SCENARIO
                                  boot a guest, run xtask/guest/scenarios/SCENARIO.sh, print results
   lab --list                     list scenarios and VM tests
+  lab --test NAME                run one VM test (exact name; no fixtures stage)
   fixtures [--only NAME] [--force]  build missing fixtures, write manifest.json, print stats
   test [--quick] [--fuzz SECONDS] [--vm FILTER]
                                  fmt, clippy, cargo test, VM tests (not with --quick), fuzz smoke
@@ -234,6 +235,22 @@ fn real_main() -> Result<()> {
 }
 
 fn lab(mut args: Vec<String>) -> Result<()> {
+    if let Some(name) = value(&mut args, "--test")? {
+        no_more(&args)?;
+        let t = vmtests::TESTS
+            .iter()
+            .find(|t| t.name == name)
+            .with_context(|| format!("no VM test {name} (cargo xtask lab --list)"))?;
+        setup::setup(setup::Opts::default())?;
+        let start = Instant::now();
+        (t.run)()?;
+        println!(
+            "lab: VM test {name} passed in {:.1} s ({})",
+            start.elapsed().as_secs_f64(),
+            t.about
+        );
+        return Ok(());
+    }
     if flag(&mut args, "--list") {
         println!("scenarios (xtask/guest/scenarios):");
         let mut names: Vec<String> =

@@ -9,6 +9,7 @@
 # A step that returns ends the scenario with its exit status.
 
 STATE=/var/lib/lab-step
+export DEBIAN_FRONTEND=noninteractive
 
 result() { echo "KDUMPRS-RESULT $1=$2"; }
 mark() { echo "KDUMPRS: $*"; }

@@ -61,7 +61,11 @@ pub fn installed_deb(init: Init) -> Result<()> {
     let mut pairs = vec![
         ("bins", "3"),
         ("version", "0.1.0-1"),
-        ("conffiles", "/etc/default/kdump /etc/kdump.conf "),
+        // cargo-deb marks everything in /etc, the init script too (as policy wants)
+        (
+            "conffiles",
+            "/etc/default/kdump /etc/init.d/kdump /etc/kdump.conf",
+        ),
         ("rc_links", "1"),
         ("var_lib_kdump", "700"),
         ("check_rc", "0"),
@@ -85,6 +89,7 @@ pub fn installed_deb(init: Init) -> Result<()> {
         ("purge_rc", "0"),
         ("purged_loaded", "0"),
         ("leftovers", "0"),
+        ("masked", "0"),
     ];
     if init == Init::Systemd {
         pairs.push(("enabled", "enabled"));

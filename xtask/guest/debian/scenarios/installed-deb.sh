@@ -6,10 +6,11 @@
 #         `crash_into 4` and a step_4 that checks /var/crash.)
 # Payload: kdump-rs_*-1_amd64.deb and kdump-rs_*-2_amd64.deb (the upgrade).
 
-# files whose names contain kdump, outside the virtual file systems and the payload
+# files whose names contain kdump, on the root file system, but for these lists and the
+# backup of /etc/default/grub that reset-crashkernel leaves (the admin's file: kept on purge)
 kdump_files() {
-	find / -xdev \( -path /var/lib/lab-kdump-files -o -path /proc -o -path /sys \) -prune -o \
-		-name '*kdump*' -print 2>/dev/null | sort
+	find / -xdev \( -path '/var/lib/lab-kdump-files*' -o -path /etc/default/grub.kdump-bak \) \
+		-prune -o -name '*kdump*' -print 2>/dev/null | sort
 }
 
 service_state() {
@@ -85,6 +86,7 @@ step_3() {
 	kdump_files > /var/lib/lab-kdump-files.after
 	block LEFTOVERS diff /var/lib/lab-kdump-files /var/lib/lab-kdump-files.after
 	result leftovers "$(diff /var/lib/lab-kdump-files /var/lib/lab-kdump-files.after | grep -c '^[<>]')"
+	result grub_backup "$(ls /etc/default/grub.kdump-bak 2>/dev/null | wc -l)"
 	result masked "$(ls /var/lib/systemd/deb-systemd-helper-masked/ 2>/dev/null | grep -c kdump)"
 	finish 0
 }
