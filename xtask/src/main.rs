@@ -2,11 +2,14 @@
 
 mod bench;
 mod crashcheck;
+mod deb;
+mod debian_image;
 mod demo;
 mod elf;
 mod fixtures;
 mod fuzz;
 mod initramfs;
+mod installed;
 mod kernel;
 mod makedumpfile;
 mod man;
@@ -26,6 +29,7 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   lab [--kernel 6.1|6.12] [--mem MiB] [--smp N] [--append ARGS] [--ours] [--kexec] SCENARIO
                                  boot a guest, run xtask/guest/scenarios/SCENARIO.sh, print results
   lab --list                     list scenarios and VM tests
+  lab --test NAME                run one VM test (exact name; no fixtures stage)
   fixtures [--only NAME] [--force]  build missing fixtures, write manifest.json, print stats
   test [--quick] [--fuzz SECONDS] [--vm FILTER]
                                  fmt, clippy, cargo test, VM tests (not with --quick), fuzz smoke
@@ -34,6 +38,11 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   man                            man pages and bash completions into target/xtask/deb/
   crash-check                    crash (with the debug vmlinux) reads our dumps of every codec as
                                  it reads makedumpfile's (860 MB download once)
+  deb [--revision N] [--no-lint]  the kdump-rs .deb (cargo-deb) in target/xtask/deb, checked by
+                                 lintian (errors fail; the report is in target/xtask/deb/lintian.txt)
+  debian-image [--sysv] [--force]
+                                 the cached Debian 12 disk image (systemd, or sysvinit-core with
+                                 --sysv) that the installed-system VM tests boot through GRUB
   fuzz [TARGET] [--seconds N] [--runs N] [--jobs N]
                                  cargo fuzz run each target (default 60 s, or N executions;
                                  N targets at a time, default 1)";
@@ -90,7 +99,11 @@ fn real_main() -> Result<()> {
             let force = flag(&mut args, "--force");
             no_more(&args)?;
             let t = Instant::now();
-            setup::setup(setup::Opts { fuzz, force })?;
+            setup::setup(setup::Opts {
+                fuzz,
+                force,
+                ..Default::default()
+            })?;
             println!("setup: ok in {:.2} s", t.elapsed().as_secs_f64());
         }
         "lab" => lab(args)?,
@@ -164,6 +177,62 @@ fn real_main() -> Result<()> {
                 None => println!("fuzz: {n} target(s) ran {seconds} s each"),
             }
         }
+        "deb" => {
+            let revision = value(&mut args, "--revision")?;
+            let no_lint = flag(&mut args, "--no-lint");
+            no_more(&args)?;
+            setup::setup(setup::Opts {
+                deb: true,
+                ..Default::default()
+            })?;
+            let t = Instant::now();
+            let b = deb::deb(&deb::Opts { revision, no_lint })?;
+            if let Some(report) = &b.lintian {
+                let tags: Vec<&str> = report
+                    .lines()
+                    .filter(|l| {
+                        l.len() > 3
+                            && l.as_bytes()[1] == b':'
+                            && l.starts_with(['E', 'W', 'I', 'P', 'X'])
+                    })
+                    .collect();
+                for l in &tags {
+                    println!("  lintian: {l}");
+                }
+                println!("deb: lintian: {} tag(s), no errors", tags.len());
+            }
+            println!(
+                "deb: {} ({:.1} s)",
+                b.deb.display(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        "debian-image" => {
+            let sysv = flag(&mut args, "--sysv");
+            let force = flag(&mut args, "--force");
+            no_more(&args)?;
+            setup::setup(setup::Opts {
+                debian_image: true,
+                ..Default::default()
+            })?;
+            let init = if sysv {
+                debian_image::Init::SysV
+            } else {
+                debian_image::Init::Systemd
+            };
+            let img = debian_image::get(init, force)?;
+            println!(
+                "debian-image: {} ({}, kernel {}, root UUID {}, built {} in {:.0} s: mmdebstrap {:.0} s, first boot {:.0} s)",
+                img.disk.display(),
+                img.info.init,
+                img.info.kernel_version,
+                img.info.root_uuid,
+                img.info.built,
+                img.info.build_seconds,
+                img.info.mmdebstrap_seconds,
+                img.info.firstboot_seconds
+            );
+        }
         "-h" | "--help" | "help" => println!("{USAGE}"),
         other => bail!("unknown command `{other}`\n{USAGE}"),
     }
@@ -171,6 +240,22 @@ fn real_main() -> Result<()> {
 }
 
 fn lab(mut args: Vec<String>) -> Result<()> {
+    if let Some(name) = value(&mut args, "--test")? {
+        no_more(&args)?;
+        let t = vmtests::TESTS
+            .iter()
+            .find(|t| t.name == name)
+            .with_context(|| format!("no VM test {name} (cargo xtask lab --list)"))?;
+        setup::setup(setup::Opts::default())?;
+        let start = Instant::now();
+        (t.run)()?;
+        println!(
+            "lab: VM test {name} passed in {:.1} s ({})",
+            start.elapsed().as_secs_f64(),
+            t.about
+        );
+        return Ok(());
+    }
     if flag(&mut args, "--list") {
         println!("scenarios (xtask/guest/scenarios):");
         let mut names: Vec<String> =

@@ -37,6 +37,31 @@ pub enum Disk {
     },
     /// An existing raw image.
     Existing(PathBuf),
+    /// A new ext4 image with a file-system label (`mkfs.ext4 -L LABEL -d DIR`).
+    Ext4Labeled {
+        name: String,
+        mib: u64,
+        dir: PathBuf,
+        label: String,
+    },
+    /// A new qcow2 copy-on-write overlay `<name>.qcow2` over a raw base image that is never
+    /// written (`qemu-img create -f qcow2 -b BASE -F raw`).
+    Overlay { name: String, base: PathBuf },
+}
+
+/// How QEMU starts the guest.
+#[derive(Debug, Clone, Default)]
+#[allow(dead_code)] // API for VM tests; not every variant is used by every caller
+pub enum Boot {
+    /// `-kernel` with our busybox initramfs (built from [`GuestSpec::initramfs`]) and
+    /// [`GuestSpec::cmdline`].
+    #[default]
+    Lab,
+    /// `-kernel` with the given initrd and exactly this command line (e.g. an installed
+    /// system's own initrd on its first boot).
+    Direct { initrd: PathBuf, cmdline: String },
+    /// No `-kernel`: SeaBIOS boots the first disk (an installed system's own GRUB).
+    Firmware,
 }
 
 /// Everything that defines a guest run.
@@ -60,6 +85,13 @@ pub struct GuestSpec {
     pub initramfs: initramfs::Spec,
     /// Where the run's files go (serial.log, qmp.sock, disks, initrd.img).
     pub dir: Option<PathBuf>,
+    /// How the guest starts (default: our initramfs).
+    pub boot: Boot,
+    /// Let the guest reboot inside the same QEMU run (no `-no-reboot`); a reboot then does
+    /// not end the run, only a power-off does.
+    pub reboot: bool,
+    /// Extra QEMU arguments (e.g. `-netdev user,id=n0 -device virtio-net-pci,netdev=n0`).
+    pub qemu_args: Vec<String>,
 }
 
 impl GuestSpec {
@@ -75,6 +107,9 @@ impl GuestSpec {
             disks: Vec::new(),
             initramfs: initramfs::Spec::default(),
             dir: None,
+            boot: Boot::Lab,
+            reboot: false,
+            qemu_args: Vec::new(),
         }
     }
 
@@ -116,38 +151,57 @@ impl Guest {
             .clone()
             .unwrap_or_else(|| lab_dir().join("vm").join(&spec.name));
         std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
-        let initrd = dir.join("initrd.img");
-        initramfs::build(&spec.kernel, &spec.initramfs, &initrd)?;
         let mut disks = Vec::new();
+        let mut formats = Vec::new();
         for d in &spec.disks {
-            disks.push(make_disk(&dir, d)?);
+            let (path, format) = make_disk(&dir, d)?;
+            disks.push(path);
+            formats.push(format);
         }
         let serial = dir.join("serial.log");
         let qmp_sock = dir.join("qmp.sock");
         let _ = std::fs::remove_file(&serial);
         let _ = std::fs::remove_file(&qmp_sock);
         let mut cmd = Command::new("qemu-system-x86_64");
-        cmd.args(["-accel", "tcg", "-cpu", "max", "-nographic", "-no-reboot"])
+        cmd.args(["-accel", "tcg", "-cpu", "max", "-nographic"])
             .args(["-monitor", "none", "-display", "none"])
             .args([
                 "-m",
                 &spec.mem_mb.to_string(),
                 "-smp",
                 &spec.smp.to_string(),
-            ])
-            .arg("-kernel")
-            .arg(spec.kernel.vmlinuz())
-            .arg("-initrd")
-            .arg(&initrd)
-            .args(["-append", &spec.cmdline()])
-            .args(["-device", "vmcoreinfo"])
+            ]);
+        if !spec.reboot {
+            cmd.arg("-no-reboot");
+        }
+        match &spec.boot {
+            Boot::Lab => {
+                let initrd = dir.join("initrd.img");
+                initramfs::build(&spec.kernel, &spec.initramfs, &initrd)?;
+                cmd.arg("-kernel")
+                    .arg(spec.kernel.vmlinuz())
+                    .arg("-initrd")
+                    .arg(&initrd)
+                    .args(["-append", &spec.cmdline()]);
+            }
+            Boot::Direct { initrd, cmdline } => {
+                cmd.arg("-kernel")
+                    .arg(spec.kernel.vmlinuz())
+                    .arg("-initrd")
+                    .arg(initrd)
+                    .args(["-append", cmdline]);
+            }
+            Boot::Firmware => {}
+        }
+        cmd.args(["-device", "vmcoreinfo"])
             .arg("-serial")
             .arg(format!("file:{}", serial.display()))
             .arg("-qmp")
-            .arg(format!("unix:{},server=on,wait=off", qmp_sock.display()));
-        for d in &disks {
+            .arg(format!("unix:{},server=on,wait=off", qmp_sock.display()))
+            .args(&spec.qemu_args);
+        for (d, format) in disks.iter().zip(&formats) {
             cmd.arg("-drive").arg(format!(
-                "file={},if=virtio,format=raw,cache=unsafe",
+                "file={},if=virtio,format={format},cache=unsafe",
                 d.display()
             ));
         }
@@ -205,6 +259,11 @@ impl Guest {
             }
         }
         self.status
+    }
+
+    /// Is QEMU still running?
+    pub fn running(&mut self) -> bool {
+        self.exited().is_none()
     }
 
     /// Wait until a line of the serial log matches `pattern`; return that line.
@@ -318,35 +377,65 @@ pub fn extract_block(log: &str, tag: &str) -> Option<String> {
     last
 }
 
-fn make_disk(dir: &Path, d: &Disk) -> Result<PathBuf> {
+/// Create (or check) one disk; returns its path and QEMU format.
+fn make_disk(dir: &Path, d: &Disk) -> Result<(PathBuf, &'static str)> {
     match d {
         Disk::Existing(p) => {
             if !p.exists() {
                 bail!("disk {} does not exist", p.display());
             }
-            Ok(p.clone())
+            Ok((p.clone(), "raw"))
         }
         Disk::Blank { name, mib } => {
             let p = dir.join(format!("{name}.img"));
             sparse_file(&p, mib << 20)?;
-            Ok(p)
+            Ok((p, "raw"))
         }
         Disk::Ext4From {
             name,
             mib,
             dir: src,
-        } => {
-            let p = dir.join(format!("{name}.img"));
-            sparse_file(&p, mib << 20)?;
+        } => Ok((
+            mkfs_ext4(&dir.join(format!("{name}.img")), *mib, src, None)?,
+            "raw",
+        )),
+        Disk::Ext4Labeled {
+            name,
+            mib,
+            dir: src,
+            label,
+        } => Ok((
+            mkfs_ext4(&dir.join(format!("{name}.img")), *mib, src, Some(label))?,
+            "raw",
+        )),
+        Disk::Overlay { name, base } => {
+            if !base.exists() {
+                bail!("base image {} does not exist", base.display());
+            }
+            let p = dir.join(format!("{name}.qcow2"));
+            let _ = std::fs::remove_file(&p);
             crate::util::run(
-                Command::new("mkfs.ext4")
-                    .args(["-q", "-F", "-E", "root_owner=0:0", "-d"])
-                    .arg(src)
-                    .arg(&p),
+                Command::new("qemu-img")
+                    .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
+                    .arg(base)
+                    .arg(&p)
+                    .stdin(Stdio::null()),
             )?;
-            Ok(p)
+            Ok((p, "qcow2"))
         }
     }
+}
+
+/// A new sparse ext4 image of `mib` MiB at `p` holding the tree `src` (owned by root).
+fn mkfs_ext4(p: &Path, mib: u64, src: &Path, label: Option<&String>) -> Result<PathBuf> {
+    sparse_file(p, mib << 20)?;
+    let mut cmd = Command::new("mkfs.ext4");
+    cmd.args(["-q", "-F", "-E", "root_owner=0:0"]);
+    if let Some(l) = label {
+        cmd.arg("-L").arg(l);
+    }
+    crate::util::run(cmd.arg("-d").arg(src).arg(p))?;
+    Ok(p.to_path_buf())
 }
 
 /// Copy a file out of an ext4 image with `debugfs` (never mounted on the host).

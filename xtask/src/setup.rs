@@ -47,6 +47,15 @@ const PACKAGES: &[(&str, &str)] = &[
     ("kmod", "/usr/bin/kmod"),
 ];
 
+/// Packages only `debian-image` (and the installed-system VM tests) need.
+const DEBIAN_IMAGE_PACKAGES: &[(&str, &str)] = &[("mmdebstrap", "/usr/bin/mmdebstrap")];
+
+/// Packages only `deb` needs (cargo-deb itself comes from crates.io, see [`ensure_cargo_deb`]).
+const DEB_PACKAGES: &[(&str, &str)] = &[
+    ("lintian", "/usr/bin/lintian"),
+    ("dpkg-dev", "/usr/bin/dpkg-shlibdeps"),
+];
+
 /// rustup components the test command uses.
 const COMPONENTS: &[(&str, &str)] = &[("clippy", "cargo-clippy"), ("rustfmt", "rustfmt")];
 
@@ -82,6 +91,10 @@ pub struct Opts {
     pub fuzz: bool,
     /// Run apt-get update and install even when everything looks installed.
     pub force: bool,
+    /// Also mmdebstrap (the cached Debian 12 image).
+    pub debian_image: bool,
+    /// Also lintian and cargo-deb (`cargo xtask deb`).
+    pub deb: bool,
 }
 
 /// Make the machine ready; quick when everything is there.
@@ -91,14 +104,21 @@ pub fn setup(opts: Opts) -> Result<()> {
         .filter(|(p, k)| !installed(p, k))
         .map(|(p, _)| *p)
         .collect();
-    let missing: Vec<&str> = PACKAGES
+    let mut wanted: Vec<(&'static str, &'static str)> = PACKAGES.to_vec();
+    if opts.debian_image {
+        wanted.extend_from_slice(DEBIAN_IMAGE_PACKAGES);
+    }
+    if opts.deb {
+        wanted.extend_from_slice(DEB_PACKAGES);
+    }
+    let missing: Vec<&str> = wanted
         .iter()
         .filter(|(p, k)| !installed(p, k))
         .map(|(p, _)| *p)
         .collect();
     let (missing_bp, missing) = if opts.force {
         let all = |l: &[(&'static str, &str)]| l.iter().map(|(p, _)| *p).collect::<Vec<_>>();
-        (all(BACKPORTS_PACKAGES), all(PACKAGES))
+        (all(BACKPORTS_PACKAGES), all(&wanted))
     } else {
         (missing_bp, missing)
     };
@@ -123,6 +143,9 @@ pub fn setup(opts: Opts) -> Result<()> {
     ensure_components()?;
     if opts.fuzz {
         ensure_cargo_fuzz()?;
+    }
+    if opts.deb {
+        ensure_cargo_deb()?;
     }
     Ok(())
 }
@@ -190,14 +213,23 @@ fn ensure_components() -> Result<()> {
 
 /// `cargo install cargo-fuzz --locked` unless `cargo fuzz --version` works.
 pub fn ensure_cargo_fuzz() -> Result<()> {
+    ensure_cargo_subcommand("fuzz", "cargo-fuzz")
+}
+
+/// `cargo install cargo-deb --locked` unless `cargo deb --version` works.
+pub fn ensure_cargo_deb() -> Result<()> {
+    ensure_cargo_subcommand("deb", "cargo-deb")
+}
+
+fn ensure_cargo_subcommand(sub: &str, krate: &str) -> Result<()> {
     let ok = Command::new("cargo")
-        .args(["fuzz", "--version"])
+        .args([sub, "--version"])
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("setup: installing cargo-fuzz (compiles for a few minutes)");
-        run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+        eprintln!("setup: installing {krate} (compiles for a few minutes)");
+        run(Command::new("cargo").args(["install", krate, "--locked"]))?;
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::qemu::{debugfs_read, Disk, Guest, GuestSpec};
 use anyhow::{bail, ensure, Context, Result};
 use std::time::Duration;
 
+mod installed;
 pub(crate) mod kdump;
 mod kexec;
 mod reserve;
@@ -123,6 +124,16 @@ pub const TESTS: &[VmTest] = &[
         name: "reserve-service-6.12",
         about: "crashkernel=192M: kdump status sees the reservation; the SysV service loads and unloads (6.12)",
         run: || reserve::reserve_service(Series::V6_12),
+    },
+    VmTest {
+        name: "installed-deb",
+        about: "Debian 12 installed image through GRUB: apt install the .deb, reset-crashkernel, reboot, enable --now, boot-time start, upgrade, purge",
+        run: || installed::installed_deb(crate::debian_image::Init::Systemd),
+    },
+    VmTest {
+        name: "installed-deb-sysv",
+        about: "the same on the sysvinit-core image: service kdump start, the boot-time SysV start, upgrade, purge",
+        run: || installed::installed_deb(crate::debian_image::Init::SysV),
     },
 ];
 

@@ -1,0 +1,143 @@
+//! VM tests on the installed Debian 12 image (src/debian_image.rs, src/installed.rs).
+
+use crate::deb;
+use crate::debian_image::{self, Init};
+use crate::installed::{self, Scenario};
+use crate::qemu::Guest;
+use anyhow::{ensure, Result};
+use std::time::Instant;
+
+const INSTALLED_DEB: &str = include_str!("../../guest/debian/scenarios/installed-deb.sh");
+
+fn want(g: &Guest, pairs: &[(&str, &str)]) -> Result<()> {
+    let r = g.results();
+    for (k, v) in pairs {
+        if r.get(*k).map(String::as_str) != Some(*v) {
+            return Err(g.fail(format!("expected {k}={v}, got {:?}", r.get(*k))));
+        }
+    }
+    Ok(())
+}
+
+/// `installed-deb`: the .deb on the installed image, booted through GRUB: apt install,
+/// reset-crashkernel + update-grub + reboot, enable --now, status, the boot-time start,
+/// reinstall, upgrade (a conffile edit survives), purge (nothing left).
+pub fn installed_deb(init: Init) -> Result<()> {
+    let t = Instant::now();
+    crate::setup::setup(crate::setup::Opts {
+        debian_image: true,
+        deb: true,
+        ..Default::default()
+    })?;
+    let img = debian_image::get(init, false)?;
+    let t_deb = Instant::now();
+    let d1 = deb::deb(&deb::Opts::default())?;
+    let d2 = deb::deb(&deb::Opts {
+        revision: Some("2".into()),
+        no_lint: true,
+    })?;
+    let deb_seconds = t_deb.elapsed().as_secs_f64();
+    let name = match init {
+        Init::Systemd => "installed-deb",
+        Init::SysV => "installed-deb-sysv",
+    };
+    let mut sc = Scenario::new(name, INSTALLED_DEB);
+    for d in [&d1.deb, &d2.deb] {
+        let file = d
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kdump-rs.deb")
+            .to_string();
+        sc.files.push((file, d.clone()));
+    }
+    let out = installed::run(&img, &sc)?;
+    let g = &out.guest;
+    let r = g.results();
+    ensure!(
+        r.contains_key("installed_by"),
+        "{}",
+        g.fail("no installed_by result")
+    );
+    let mut pairs = vec![
+        ("bins", "3"),
+        ("version", "0.1.0-1"),
+        // cargo-deb marks everything in /etc, the init script too (as policy wants)
+        (
+            "conffiles",
+            "/etc/default/kdump /etc/init.d/kdump /etc/kdump.conf",
+        ),
+        ("rc_links", "1"),
+        ("var_lib_kdump", "700"),
+        ("check_rc", "0"),
+        ("reset_rc", "0"),
+        ("update_grub_rc", "0"),
+        ("iomem_crash", "1"),
+        ("enable_rc", "0"),
+        ("active", "active"),
+        ("loaded", "1"),
+        ("status_rc", "0"),
+        ("boot3_active", "active"),
+        ("boot3_loaded", "1"),
+        ("boot3_status_rc", "0"),
+        ("reinstall_rc", "0"),
+        ("reinstall_active", "active"),
+        ("upgrade_rc", "0"),
+        ("upgrade_version", "0.1.0-2"),
+        ("upgrade_conf_kept", "1"),
+        ("upgrade_active", "active"),
+        ("upgrade_loaded", "1"),
+        ("purge_rc", "0"),
+        ("purged_loaded", "0"),
+        ("leftovers", "0"),
+        ("masked", "0"),
+    ];
+    if init == Init::Systemd {
+        pairs.push(("enabled", "enabled"));
+    }
+    want(g, &pairs)?;
+    let ck = r.get("cmdline_crashkernel").cloned().unwrap_or_default();
+    ensure!(
+        ck.starts_with("crashkernel="),
+        "{}",
+        g.fail(format!(
+            "/proc/cmdline has no crashkernel= after the reboot ({ck:?})"
+        ))
+    );
+    let size: u64 = r
+        .get("crash_size")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    ensure!(
+        size > 0,
+        "{}",
+        g.fail("kexec_crash_size is 0 after the reboot")
+    );
+    ensure!(
+        out.boots.len() == 3,
+        "{}",
+        g.fail(format!("expected 3 boots, saw {}", out.boots.len()))
+    );
+    let gaps: Vec<String> = out
+        .boots
+        .windows(2)
+        .map(|w| format!("{:.0} s", w[1] - w[0]))
+        .collect();
+    eprintln!(
+        "  {name}: image {} built in {:.0} s (mmdebstrap {:.0} s, first boot {:.0} s); debs {:.0} s; \
+         QEMU start to the payload through GRUB {:.0} s, boot to boot {}, done at {:.0} s; \
+         {}, crashkernel {} ({} MiB); wall {:.0} s",
+        img.info.init,
+        img.info.build_seconds,
+        img.info.mmdebstrap_seconds,
+        img.info.firstboot_seconds,
+        deb_seconds,
+        out.boots[0],
+        gaps.join(", "),
+        out.done,
+        r.get("installed_by").map(String::as_str).unwrap_or("?"),
+        ck,
+        size >> 20,
+        t.elapsed().as_secs_f64(),
+    );
+    Ok(())
+}
