@@ -135,6 +135,11 @@ pub const TESTS: &[VmTest] = &[
         about: "the same on the sysvinit-core image: service kdump start, the boot-time SysV start, upgrade, purge",
         run: || installed::installed_deb(crate::debian_image::Init::SysV),
     },
+    VmTest {
+        name: "installed-kdump",
+        about: "Debian 12 installed image through GRUB: apt install, reset-crashkernel, enable --now kdump, kdump test --yes; our capture image saves /var/crash/*/vmcore and reboots",
+        run: installed::installed_kdump,
+    },
 ];
 
 /// Boot `spec`, wait up to `timeout` for `KDUMPRS-DONE scenario=<scenario>` with rc=0 and for

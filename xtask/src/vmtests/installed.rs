@@ -8,6 +8,7 @@ use anyhow::{ensure, Result};
 use std::time::Instant;
 
 const INSTALLED_DEB: &str = include_str!("../../guest/debian/scenarios/installed-deb.sh");
+const INSTALLED_KDUMP: &str = include_str!("../../guest/debian/scenarios/installed-kdump.sh");
 
 fn want(g: &Guest, pairs: &[(&str, &str)]) -> Result<()> {
     let r = g.results();
@@ -138,6 +139,83 @@ pub fn installed_deb(init: Init) -> Result<()> {
         ck,
         size >> 20,
         t.elapsed().as_secs_f64(),
+    );
+    Ok(())
+}
+
+/// `installed-kdump`: a whole kdump cycle on the installed image booted through GRUB, with the
+/// .deb's defaults (dump to /var/crash on the root file system, final_action reboot): apt
+/// install, reset-crashkernel + reboot, `systemctl enable --now kdump` (builds our capture
+/// image and loads it), `kdump test --yes`; the capture kernel boots our image, whose init
+/// saves the dump and reboots; back in the first kernel the dump is complete and private, and
+/// makedumpfile reads its log up to the sysrq line.
+pub fn installed_kdump() -> Result<()> {
+    let t = Instant::now();
+    crate::setup::setup(crate::setup::Opts {
+        debian_image: true,
+        deb: true,
+        ..Default::default()
+    })?;
+    let img = debian_image::get(Init::Systemd, false)?;
+    let d = deb::deb(&deb::Opts::default())?;
+    let mut sc = Scenario::new("installed-kdump", INSTALLED_KDUMP);
+    let file = d
+        .deb
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("kdump-rs.deb")
+        .to_string();
+    sc.files.push((file, d.deb.clone()));
+    let out = installed::run(&img, &sc)?;
+    let g = &out.guest;
+    want(
+        g,
+        &[
+            ("reset_rc", "0"),
+            ("update_grub_rc", "0"),
+            ("enable_rc", "0"),
+            ("loaded", "1"),
+            ("status_rc", "0"),
+            ("image_rc", "0"),
+            ("dmesg_sysrq", "1"),
+            ("mdf_dmesg_rc", "0"),
+            ("mdf_sysrq", "1"),
+            ("loaded_again", "1"),
+        ],
+    )?;
+    let r = g.results();
+    let files = r.get("files").cloned().unwrap_or_default();
+    ensure!(
+        files.split_whitespace().any(|f| f == "vmcore")
+            && files.split_whitespace().any(|f| f == "vmcore-dmesg.txt")
+            && !files.contains("incomplete"),
+        "{}",
+        g.fail(format!("the dump directory holds {files:?}"))
+    );
+    let modes = r.get("modes").cloned().unwrap_or_default();
+    let m: Vec<&str> = modes.split_whitespace().collect();
+    ensure!(
+        m.len() == 4 && m[1] == "700" && m[2] == "600" && m[3] == "600",
+        "{}",
+        g.fail(format!("modes of /var/crash, the dump dir, vmcore, vmcore-dmesg.txt: {modes}"))
+    );
+    let log = g.log();
+    let crash_at = log.lines().position(|l| l.contains("KDUMPRS-CRASH"));
+    let saved_at = log
+        .lines()
+        .position(|l| l.contains("kdump: saving vmcore complete"));
+    ensure!(
+        matches!((crash_at, saved_at), (Some(c), Some(s)) if s > c),
+        "{}",
+        g.fail("the capture kernel's init did not report the saved dump on the console")
+    );
+    eprintln!(
+        "  installed-kdump: boots at {:?} s, done at {:.0} s; capture image {} bytes; vmcore {}          bytes; wall {:.0} s",
+        out.boots,
+        out.done,
+        r.get("image_size").map(String::as_str).unwrap_or("?"),
+        r.get("vmcore_size").map(String::as_str).unwrap_or("?"),
+        t.elapsed().as_secs_f64()
     );
     Ok(())
 }
