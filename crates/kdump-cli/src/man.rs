@@ -96,7 +96,8 @@ fn clap_help(a: &clap::Arg) -> String {
         .or(a.get_help())
         .map(|s| s.to_string())
         .unwrap_or_default();
-    if !a.get_default_values().is_empty() && !h.contains("[default:") {
+    let takes_value = a.get_num_args().is_some_and(|n| n.takes_values());
+    if takes_value && !a.get_default_values().is_empty() && !h.contains("[default:") {
         let d: Vec<String> = a
             .get_default_values()
             .iter()

@@ -128,10 +128,10 @@ fn completions_are_bash_and_name_every_subcommand() {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8_lossy(&p.bytes);
+        let fun = format!("complete -F _{} ", name.replace('-', "__"));
         assert!(
-            text.contains(&format!("complete -F _{}", name.replace('-', "__")))
-                || text.contains("complete -F"),
-            "{name}"
+            text.contains(&fun) && text.trim_end().ends_with(&format!(" {name}\nfi")),
+            "{name}: no `{fun}... {name}`"
         );
     }
     let k = String::from_utf8(kdump_cli::completions::kdump()).unwrap();
