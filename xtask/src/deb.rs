@@ -173,6 +173,9 @@ pub fn stage(root: &Path) -> Result<(usize, usize)> {
 pub fn deb(opts: &Opts) -> Result<Built> {
     let dir = deb_dir();
     std::fs::create_dir_all(&dir)?;
+    // kdump(8), kexec-load(8), dumpfilter(8), kdump.conf(5) and the completions, from the
+    // definitions --help uses, into the hooks stage() reads.
+    crate::man::man()?;
     let (man, comp) = stage(&dir.join("root"))?;
     eprintln!(
         "deb: staged {} ({man} man pages, {comp} completions from {}/man and /completions)",

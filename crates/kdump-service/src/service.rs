@@ -1,6 +1,8 @@
 //! The kdump service: a systemd unit and an equivalent SysV init script.
 //!
-//! Both run `kdump load` on start and `kdump unload` on stop (the binary is expected at
+//! Both run `kdump start` on start (rebuild the capture image if stale and load it; in a
+//! capture kernel that booted the whole system, save the dump) and `kdump unload`/`kdump stop`
+//! on stop (the binary is expected at
 //! [`KDUMP_BIN`]). [`install`] writes one of them under a root directory; it never enables or
 //! starts anything, it returns the command for the user to run.
 

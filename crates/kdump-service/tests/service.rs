@@ -33,13 +33,16 @@ fn systemd_unit_has_the_required_settings() {
     assert_eq!(unit_value("[Service]", "RemainAfterExit"), ["yes"]);
     assert_eq!(
         unit_value("[Service]", "ExecStart"),
-        ["/usr/local/bin/kdump load"]
+        ["/usr/local/bin/kdump start"]
     );
     assert_eq!(
         unit_value("[Service]", "ExecStop"),
         ["/usr/local/bin/kdump unload"]
     );
-    assert_eq!(unit_value("[Unit]", "After"), ["local-fs.target"]);
+    assert_eq!(
+        unit_value("[Unit]", "After"),
+        ["local-fs.target network-online.target remote-fs.target"]
+    );
     assert_eq!(
         unit_value("[Unit]", "Before"),
         ["multi-user.target graphical.target"]
@@ -106,7 +109,8 @@ fn install_both_kinds_under_a_root() {
 }
 
 /// Run the installed init script with a stand-in kdump that only logs its arguments and
-/// flips the fake kexec_crash_loaded file, as the real `kdump load`/`unload` would.
+/// flips the fake kexec_crash_loaded file, as the real `kdump start`/`stop` would (start says
+/// so when one is loaded already).
 #[test]
 fn init_script_start_stop_status_restart() {
     let t = TempRoot::new("initd");
@@ -117,7 +121,7 @@ fn init_script_start_stop_status_restart() {
     let fake = t.put(
         "/usr/local/bin/kdump",
         format!(
-            "#!/bin/sh\necho \"$@\" >> {log}\ncase \"$1\" in load) echo 1 > {l};; unload) echo 0 > {l};; esac\n",
+            "#!/bin/sh\necho \"$@\" >> {log}\ncase \"$1\" in start) if [ \"$(cat {l})\" = 1 ]; then echo 'kdump: Kdump already running'; else echo 1 > {l}; fi;; stop) echo 0 > {l};; esac\n",
             log = log.display(),
             l = loaded.display()
         ),
@@ -139,10 +143,7 @@ fn init_script_start_stop_status_restart() {
     assert_eq!(run("status"), (3, "kdump is not operational\n".into()));
     assert_eq!(run("start").0, 0);
     assert_eq!(run("status"), (0, "kdump is operational\n".into()));
-    assert_eq!(
-        run("start"),
-        (0, "kdump: crash kernel already loaded\n".into())
-    );
+    assert_eq!(run("start"), (0, "kdump: Kdump already running\n".into()));
     assert_eq!(run("restart").0, 0);
     assert_eq!(run("stop").0, 0);
     assert_eq!(run("status").0, 3);
@@ -151,7 +152,7 @@ fn init_script_start_stop_status_restart() {
     assert_eq!(run("propagate").0, 0);
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
-        "load\nunload\nload\nunload\npropagate\n"
+        "start\nstart\nstop\nstart\nstop\npropagate\n"
     );
     std::fs::remove_file(&loaded).unwrap();
     assert_eq!(run("status").0, 4);

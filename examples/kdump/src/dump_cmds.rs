@@ -79,6 +79,22 @@ pub fn unload() -> ExitCode {
 /// `kdump start` (kdumpctl start): check the configuration; when a capture kernel is loaded
 /// already, say so and succeed; else load it.
 pub fn start(cli: &Cli, a: &LoadArgs) -> ExitCode {
+    // The Debian way: the capture kernel booted the whole installed system (a distribution
+    // initrd); the service finds the crashed kernel's memory and saves it, as kdump-tools does.
+    if !a.dry_run && Path::new("/proc/vmcore").exists() {
+        let plan = match conf_cmds::read_valid(cli) {
+            Ok(c) => c.plan,
+            Err(e) => return fail("start", e),
+        };
+        println!("kdump: /proc/vmcore exists: this is a capture kernel, saving the dump");
+        let o = SaveOptions {
+            // The installed system's root is mounted already.
+            rootfs: "/".into(),
+            ..SaveOptions::default()
+        };
+        let level = save::collector_message_level(&plan);
+        return ExitCode::from(run_save(&plan, &o, level));
+    }
     if !a.dry_run && load::is_loaded(&SysRoot::host()) {
         // The configuration is still checked: a broken file should not pass silently.
         if let Err(e) = conf_cmds::read_valid(cli) {

@@ -197,7 +197,9 @@ pub fn installed_kdump() -> Result<()> {
     ensure!(
         m.len() == 4 && m[1] == "700" && m[2] == "600" && m[3] == "600",
         "{}",
-        g.fail(format!("modes of /var/crash, the dump dir, vmcore, vmcore-dmesg.txt: {modes}"))
+        g.fail(format!(
+            "modes of /var/crash, the dump dir, vmcore, vmcore-dmesg.txt: {modes}"
+        ))
     );
     let log = g.log();
     let crash_at = log.lines().position(|l| l.contains("KDUMPRS-CRASH"));
