@@ -33,7 +33,9 @@ fn do_load(cli: &Cli, a: &LoadArgs) -> Result<(), String> {
         },
     };
     let mut opts = opts;
-    if opts.initrd.is_none() && !opts.no_initrd {
+    // Our capture image for the configured kernel; a kernel named on the command line keeps
+    // the initrd lookup of before (its release is not known here).
+    if opts.kernel.is_none() && opts.initrd.is_none() && !opts.no_initrd {
         opts.initrd = crate::initrd_cmds::image_for_load(&conf)?;
     }
     let spec =

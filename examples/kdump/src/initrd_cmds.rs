@@ -187,6 +187,31 @@ pub fn image_for_load(conf: &Conf) -> Result<Option<PathBuf>, String> {
     }
 }
 
+/// For `kdump status`: whether our capture image is current, or why it is stale (kdump.conf
+/// edited after the load, ...). None when the configuration names another initrd or cannot be
+/// read.
+pub fn image_status(cli: &Cli) -> Option<String> {
+    let conf = conf_cmds::read(cli).ok()?;
+    if conf
+        .kernel
+        .as_ref()
+        .and_then(|k| k.initrd.as_ref())
+        .is_some()
+    {
+        return None;
+    }
+    let root = SysRoot::host();
+    let job = image_job(&root, &conf, None, None).ok()?;
+    Some(match image::staleness(&root, &job.output, &job.inputs) {
+        Ok(None) => format!("capture image: {} (current)", job.output.display()),
+        Ok(Some(why)) => format!(
+            "capture image: {} is stale: {why}; `kdump restart` rebuilds and reloads it",
+            job.output.display()
+        ),
+        Err(e) => format!("capture image: {e}"),
+    })
+}
+
 /// Writes a line to the console (stdout is /dev/console for the kernel's init).
 fn say(msg: impl std::fmt::Display) {
     let mut o = std::io::stdout().lock();

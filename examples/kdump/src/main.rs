@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Command::Start(a) => dump_cmds::start(&cli, a),
         Command::Stop => dump_cmds::stop(),
         Command::Restart(a) => dump_cmds::restart(&cli, a),
-        Command::Status(a) => reserve_cmds::status(a),
+        Command::Status(a) => reserve_cmds::status(&cli, a),
         Command::Load(a) => dump_cmds::load(&cli, a),
         Command::Unload => dump_cmds::unload(),
         Command::Save(a) => dump_cmds::save(&cli, a),

@@ -25,7 +25,7 @@ fn show_parse_error(what: &str, text: &str, e: &ParseError) {
 
 /// `kdump status`: kdumpctl's verdict ("Kdump is operational", exit 0, when a capture kernel
 /// is loaded; "Kdump is not operational", exit 3, when not), then the details.
-pub fn status(a: &ImageArgs) -> ExitCode {
+pub fn status(cli: &kdump_cli::kdump::Cli, a: &ImageArgs) -> ExitCode {
     let root = root_of(&a.root);
     match Status::gather(
         &root,
@@ -41,6 +41,11 @@ pub fn status(a: &ImageArgs) -> ExitCode {
             }
             println!();
             print!("{st}");
+            if a.root.root.is_none() && a.images.initrd.is_none() {
+                if let Some(line) = crate::initrd_cmds::image_status(cli) {
+                    println!("{line}");
+                }
+            }
             ExitCode::from(if operational { 0 } else { 3 })
         }
         Err(e) => {
