@@ -398,12 +398,10 @@ pub fn open_output(path: &Path, force: bool) -> Result<std::fs::File, CollectorE
     Ok(f)
 }
 
-/// Linux's O_NOFOLLOW and O_CLOEXEC (x86_64 and arm64 differ for O_NOFOLLOW).
-#[cfg(any(target_arch = "aarch64", target_arch = "arm"))]
-const O_NOFOLLOW: i32 = 0o100000;
-#[cfg(not(any(target_arch = "aarch64", target_arch = "arm")))]
-const O_NOFOLLOW: i32 = 0o400000;
-const O_CLOEXEC: i32 = 0o2000000;
+/// O_NOFOLLOW and O_CLOEXEC as this target defines them (rustix knows every architecture's
+/// values; they differ between x86_64 and arm64).
+const O_NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+const O_CLOEXEC: i32 = rustix::fs::OFlags::CLOEXEC.bits() as i32;
 
 const ENOSPC: i32 = 28;
 
