@@ -64,6 +64,9 @@ pub use sysconfig::{
 pub const DEFAULT_PATH: &str = "/etc/kdump.conf";
 /// kdump-utils' capture kernel settings.
 pub const DEFAULT_SYSCONFIG_PATH: &str = "/etc/sysconfig/kdump";
+/// Where the Debian package keeps the same settings (read when [`DEFAULT_SYSCONFIG_PATH`] is
+/// absent).
+pub const DEBIAN_SYSCONFIG_PATH: &str = "/etc/default/kdump";
 /// Debian kdump-tools' settings.
 pub const DEFAULT_KDUMP_TOOLS_PATH: &str = "/etc/default/kdump-tools";
 

@@ -405,13 +405,19 @@ pub fn choose_images(
         .and_then(|k| k.filter(|k| k.kernel.is_some()));
     let (kplan, source) = match debian {
         Some(k) => (Some(k), "/etc/default/kdump-tools"),
-        None => match root.read_optional("/etc/sysconfig/kdump", MAX_SMALL)? {
-            Some(t) => (
-                Some(kdump_conf::parse_sysconfig(&t).0),
-                "/etc/sysconfig/kdump",
-            ),
-            None => (None, "default (/boot/vmlinuz-$(uname -r))"),
-        },
+        None => {
+            let mut found = (None, "default (/boot/vmlinuz-$(uname -r))");
+            for p in [
+                kdump_conf::DEFAULT_SYSCONFIG_PATH,
+                kdump_conf::DEBIAN_SYSCONFIG_PATH,
+            ] {
+                if let Some(t) = root.read_optional(p, MAX_SMALL)? {
+                    found = (Some(kdump_conf::parse_sysconfig(&t).0), p);
+                    break;
+                }
+            }
+            found
+        }
     };
     let mut images = images_for(root, kplan.as_ref(), source)?;
     if let Some(k) = kernel_override {

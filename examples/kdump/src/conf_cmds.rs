@@ -93,9 +93,13 @@ pub fn read(cli: &Cli) -> Result<Conf, String> {
             .map(|d| (main_file.clone(), d)),
     );
     let sysconfig = args.sysconfig.clone().or_else(|| {
-        Path::new(kdump_conf::DEFAULT_SYSCONFIG_PATH)
-            .exists()
-            .then(|| kdump_conf::DEFAULT_SYSCONFIG_PATH.into())
+        [
+            kdump_conf::DEFAULT_SYSCONFIG_PATH,
+            kdump_conf::DEBIAN_SYSCONFIG_PATH,
+        ]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .map(PathBuf::from)
     });
     let mut kernel = None;
     if let Some(sys) = &sysconfig {
