@@ -126,11 +126,6 @@ pub const TESTS: &[VmTest] = &[
         run: || reserve::reserve_service(Series::V6_12),
     },
     VmTest {
-        name: "installed-deb",
-        about: "Debian 12 installed image through GRUB: apt install the .deb, reset-crashkernel, reboot, enable --now, boot-time start, upgrade, purge",
-        run: || installed::installed_deb(crate::debian_image::Init::Systemd),
-    },
-    VmTest {
         name: "installed-deb-sysv",
         about: "the same on the sysvinit-core image: service kdump start, the boot-time SysV start, upgrade, purge",
         run: || installed::installed_deb(crate::debian_image::Init::SysV),

@@ -148,7 +148,8 @@ pub fn installed_deb(init: Init) -> Result<()> {
 /// install, reset-crashkernel + reboot, `systemctl enable --now kdump` (builds our capture
 /// image and loads it), `kdump test --yes`; the capture kernel boots our image, whose init
 /// saves the dump and reboots; back in the first kernel the dump is complete and private, and
-/// makedumpfile reads its log up to the sysrq line.
+/// makedumpfile reads its log up to the sysrq line; then reinstall, upgrade (a conffile edit
+/// kept) and purge (nothing left), as installed-deb checks them under SysV.
 pub fn installed_kdump() -> Result<()> {
     let t = Instant::now();
     crate::setup::setup(crate::setup::Opts {
@@ -157,15 +158,20 @@ pub fn installed_kdump() -> Result<()> {
         ..Default::default()
     })?;
     let img = debian_image::get(Init::Systemd, false)?;
-    let d = deb::deb(&deb::Opts::default())?;
+    let d1 = deb::deb(&deb::Opts::default())?;
+    let d2 = deb::deb(&deb::Opts {
+        revision: Some("2".into()),
+        no_lint: true,
+    })?;
     let mut sc = Scenario::new("installed-kdump", INSTALLED_KDUMP);
-    let file = d
-        .deb
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("kdump-rs.deb")
-        .to_string();
-    sc.files.push((file, d.deb.clone()));
+    for d in [&d1.deb, &d2.deb] {
+        let file = d
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kdump-rs.deb")
+            .to_string();
+        sc.files.push((file, d.clone()));
+    }
     let out = installed::run(&img, &sc)?;
     let g = &out.guest;
     want(
@@ -181,6 +187,18 @@ pub fn installed_kdump() -> Result<()> {
             ("mdf_dmesg_rc", "0"),
             ("mdf_sysrq", "1"),
             ("loaded_again", "1"),
+            ("enabled", "enabled"),
+            ("reinstall_rc", "0"),
+            ("reinstall_active", "active"),
+            ("upgrade_rc", "0"),
+            ("upgrade_version", "0.1.0-2"),
+            ("upgrade_conf_kept", "1"),
+            ("upgrade_active", "active"),
+            ("upgrade_loaded", "1"),
+            ("purge_rc", "0"),
+            ("purged_loaded", "0"),
+            ("leftovers", "0"),
+            ("masked", "0"),
         ],
     )?;
     let r = g.results();

@@ -5,11 +5,22 @@
 #         loads it), kdump status, kdump test --yes (sysrq-c)
 # capture kernel: our image saves /var/crash/<host>-<date>/vmcore and vmcore-dmesg.txt on the
 #         root file system, then final_action reboot
-# boot 3: the dump is there, complete, private (0700/0600); makedumpfile reads its log
-# Payload: kdump-rs_*-1_amd64.deb.
+# boot 3: the dump is there, complete, private (0700/0600); makedumpfile reads its log; the
+#         service loaded the capture kernel at boot; then the package's life: reinstall,
+#         upgrade (a conffile edit kept), purge (nothing left but the dumps and the admin's
+#         GRUB backup)
+# Payload: kdump-rs_*-1_amd64.deb and kdump-rs_*-2_amd64.deb (the upgrade).
+
+# files whose names contain kdump, on the root file system, but for these lists, the dumps and
+# the backup of /etc/default/grub that reset-crashkernel leaves (the admin's file: kept)
+kdump_files() {
+	find / -xdev \( -path '/var/lib/lab-kdump-files*' -o -path /etc/default/grub.kdump-bak \
+		-o -path /var/crash \) -prune -o -name '*kdump*' -print 2>/dev/null | sort
+}
 
 step_1() {
 	result kernel "$(uname -r)"
+	kdump_files > /var/lib/lab-kdump-files
 	deb=$(ls /payload/kdump-rs_*-1_amd64.deb)
 	check apt apt-get install -y --no-install-recommends "$deb" || check dpkg dpkg -i "$deb" ||
 		fail "the package does not install"
@@ -49,5 +60,22 @@ step_3() {
 	check mdf_dmesg makedumpfile --dump-dmesg "$d/vmcore" /tmp/mdf-dmesg.txt
 	result mdf_sysrq "$(grep -c 'sysrq: Trigger a crash' /tmp/mdf-dmesg.txt)"
 	result loaded_again "$(cat /sys/kernel/kexec_crash_loaded)"
+	result enabled "$(systemctl is-enabled kdump 2>&1)"
+	deb1=$(ls /payload/kdump-rs_*-1_amd64.deb)
+	deb2=$(ls /payload/kdump-rs_*-2_amd64.deb)
+	check reinstall dpkg -i "$deb1"
+	result reinstall_active "$(systemctl is-active kdump 2>&1)"
+	echo "# an edit by the admin" >> /etc/kdump.conf
+	check upgrade dpkg -i "$deb2"
+	result upgrade_version "$(dpkg-query -W -f='${Version}' kdump-rs)"
+	result upgrade_conf_kept "$(grep -c '^# an edit by the admin' /etc/kdump.conf)"
+	result upgrade_active "$(systemctl is-active kdump 2>&1)"
+	result upgrade_loaded "$(cat /sys/kernel/kexec_crash_loaded)"
+	check purge apt-get purge -y kdump-rs
+	result purged_loaded "$(cat /sys/kernel/kexec_crash_loaded)"
+	kdump_files > /var/lib/lab-kdump-files.after
+	block LEFTOVERS diff /var/lib/lab-kdump-files /var/lib/lab-kdump-files.after
+	result leftovers "$(diff /var/lib/lab-kdump-files /var/lib/lab-kdump-files.after | grep -c '^[<>]')"
+	result masked "$(ls /var/lib/systemd/deb-systemd-helper-masked/ 2>/dev/null | grep -c kdump)"
 	finish 0
 }
