@@ -48,6 +48,8 @@ pub struct Scenario {
     pub stall: Duration,
     /// Longest time for the whole run.
     pub total: Duration,
+    /// Serial-log texts whose first appearance is timed ([`Outcome::marks`]).
+    pub marks: Vec<&'static str>,
 }
 
 impl Scenario {
@@ -64,6 +66,7 @@ impl Scenario {
             disks: Vec::new(),
             stall: Duration::from_secs(600),
             total: Duration::from_secs(2400),
+            marks: Vec::new(),
         }
     }
 }
@@ -74,6 +77,9 @@ pub struct Outcome {
     pub guest: Guest,
     /// Seconds from QEMU start to each boot's `KDUMPRS-LABBOOT` line (the payload about to run).
     pub boots: Vec<f64>,
+    /// Host seconds since QEMU started at which each of [`Scenario::marks`] first appeared in
+    /// the serial log (polled every 0.5 s), in the order seen.
+    pub marks: Vec<(String, f64)>,
     /// Seconds from QEMU start to `KDUMPRS-DONE`.
     pub done: f64,
 }
@@ -132,6 +138,7 @@ pub fn run(image: &Image, sc: &Scenario) -> Result<Outcome> {
     let step_re = Regex::new(&format!(r"KDUMPRS-STEP scenario={} step=", sc.name))?;
     let done_pat = format!("KDUMPRS-DONE scenario={} ", sc.name);
     let mut boots: Vec<f64> = Vec::new();
+    let mut marks: Vec<(String, f64)> = Vec::new();
     let mut steps = 0;
     let mut last = Instant::now();
     loop {
@@ -147,6 +154,11 @@ pub fn run(image: &Image, sc: &Scenario) -> Result<Outcome> {
             );
             last = Instant::now();
         }
+        for m in &sc.marks {
+            if !marks.iter().any(|(k, _)| k == m) && log.contains(m) {
+                marks.push((m.to_string(), now));
+            }
+        }
         let seen_steps = log.lines().filter(|l| step_re.is_match(l)).count();
         if seen_steps > steps {
             steps = seen_steps;
@@ -161,6 +173,7 @@ pub fn run(image: &Image, sc: &Scenario) -> Result<Outcome> {
             return Ok(Outcome {
                 guest: g,
                 boots,
+                marks,
                 done: now,
             });
         }

@@ -3,12 +3,16 @@
 use crate::deb;
 use crate::debian_image::{self, Init};
 use crate::installed::{self, Scenario};
-use crate::qemu::Guest;
+use crate::qemu::{Disk, Guest};
 use anyhow::{ensure, Result};
 use std::time::Instant;
 
 const INSTALLED_DEB: &str = include_str!("../../guest/debian/scenarios/installed-deb.sh");
 const INSTALLED_KDUMP: &str = include_str!("../../guest/debian/scenarios/installed-kdump.sh");
+/// What the serial log shows at sysrq-c, when our capture init starts, when the dump is saved.
+const CRASH: &str = "KDUMPRS-CRASH";
+const CAPTURE_UP: &str = "kdump: capture kernel init";
+const SAVED: &str = "kdump: saving vmcore complete";
 
 fn want(g: &Guest, pairs: &[(&str, &str)]) -> Result<()> {
     let r = g.results();
@@ -164,6 +168,12 @@ pub fn installed_kdump() -> Result<()> {
         no_lint: true,
     })?;
     let mut sc = Scenario::new("installed-kdump", INSTALLED_KDUMP);
+    sc.marks = vec![CRASH, CAPTURE_UP, SAVED];
+    // /dev/vdc: the second target, made xfs by the guest
+    sc.disks.push(Disk::Blank {
+        name: "xfs".into(),
+        mib: 1024,
+    });
     for d in [&d1.deb, &d2.deb] {
         let file = d
             .file_name()
@@ -199,6 +209,17 @@ pub fn installed_kdump() -> Result<()> {
             ("purged_loaded", "0"),
             ("leftovers", "0"),
             ("masked", "0"),
+            ("mkfs_rc", "0"),
+            ("stale_said", "1"),
+            ("restart_rc", "0"),
+            ("restart_loaded", "1"),
+            ("image_xfs", "1"),
+            ("xfs_files", "vmcore vmcore-dmesg.txt "),
+            ("xfs_modes", "700 600 "),
+            ("xfs_mdf_rc", "0"),
+            ("xfs_sysrq", "1"),
+            // disk_dump_header.status: DUMP_DH_COMPRESSED_ZLIB (-c)
+            ("xfs_zlib", "1"),
         ],
     )?;
     let r = g.results();
@@ -220,17 +241,26 @@ pub fn installed_kdump() -> Result<()> {
         ))
     );
     let log = g.log();
-    let crash_at = log.lines().position(|l| l.contains("KDUMPRS-CRASH"));
-    let saved_at = log
-        .lines()
-        .position(|l| l.contains("kdump: saving vmcore complete"));
+    let crash_at = log.lines().position(|l| l.contains(CRASH));
+    let saved_at = log.lines().position(|l| l.contains(SAVED));
     ensure!(
         matches!((crash_at, saved_at), (Some(c), Some(s)) if s > c),
         "{}",
         g.fail("the capture kernel's init did not report the saved dump on the console")
     );
+    let at = |m: &str| out.marks.iter().find(|(k, _)| k == m).map(|(_, t)| *t);
+    let since_crash = |t: Option<f64>| match (at(CRASH), t) {
+        (Some(c), Some(t)) => format!("{:.0} s", t - c),
+        _ => "?".into(),
+    };
+    // The first kernel is back when boot 3's payload (the lab's boot service) runs.
     eprintln!(
-        "  installed-kdump: boots at {:?} s, done at {:.0} s; capture image {} bytes; vmcore {}          bytes; wall {:.0} s",
+        "  installed-kdump: sysrq-c to capture init {}, to dump complete {}, to the first \
+         kernel's boot service {}; boots at {:?} s, done at {:.0} s; capture image {} bytes; \
+         vmcore {} bytes; wall {:.0} s",
+        since_crash(at(CAPTURE_UP)),
+        since_crash(at(SAVED)),
+        since_crash(out.boots.get(2).copied()),
         out.boots,
         out.done,
         r.get("image_size").map(String::as_str).unwrap_or("?"),

@@ -6,9 +6,11 @@
 # capture kernel: our image saves /var/crash/<host>-<date>/vmcore and vmcore-dmesg.txt on the
 #         root file system, then final_action reboot
 # boot 3: the dump is there, complete, private (0700/0600); makedumpfile reads its log; the
-#         service loaded the capture kernel at boot; then the package's life: reinstall,
-#         upgrade (a conffile edit kept), purge (nothing left but the dumps and the admin's
-#         GRUB backup)
+#         service loaded the capture kernel at boot. Then a second target: xfs by UUID= on
+#         the blank disk /dev/vdc, -c; kdump status says the image is stale; kdump restart
+#         rebuilds it (now with xfs and vdc's driver chain); kdump test --yes again
+# boot 4: the second dump is on the xfs disk; then the package's life: reinstall, upgrade (a
+#         conffile edit kept), purge (nothing left but the dumps and the admin's GRUB backup)
 # Payload: kdump-rs_*-1_amd64.deb and kdump-rs_*-2_amd64.deb (the upgrade).
 
 # files whose names contain kdump, on the root file system, but for these lists, the dumps and
@@ -61,6 +63,35 @@ step_3() {
 	result mdf_sysrq "$(grep -c 'sysrq: Trigger a crash' /tmp/mdf-dmesg.txt)"
 	result loaded_again "$(cat /sys/kernel/kexec_crash_loaded)"
 	result enabled "$(systemctl is-enabled kdump 2>&1)"
+	# the second target: xfs by UUID on the blank disk
+	check mkfs mkfs.xfs -q -f /dev/vdc || fail "mkfs.xfs /dev/vdc"
+	uuid=$(blkid -s UUID -o value /dev/vdc)
+	result xfs_uuid "$uuid"
+	printf 'xfs UUID=%s\npath /dumps\ncore_collector makedumpfile -c --message-level 7 -d 31\n' "$uuid" > /etc/kdump.conf
+	check stale_status kdump status
+	result stale_said "$(kdump status 2>&1 | grep -c 'is stale')"
+	check restart kdump restart
+	result restart_loaded "$(cat /sys/kernel/kexec_crash_loaded)"
+	result image_xfs "$(kdump build-initrd --list -o /tmp/list2.img | grep -c '/xfs.ko ')"
+	echo 4 > "$STATE"
+	sync
+	echo "KDUMPRS-CRASH step=4 uptime=$(uptime_s)"
+	kdump test --yes
+	sleep 60
+	fail "still alive 60 s after the second kdump test --yes"
+}
+
+step_4() {
+	wait_system
+	mkdir -p /mnt/x && mount /dev/vdc /mnt/x || fail "mount /dev/vdc"
+	d=$(ls -d /mnt/x/dumps/*/ 2>/dev/null | head -1)
+	[ -n "$d" ] || fail "no dump directory on the xfs disk"
+	result xfs_files "$(ls "$d" | tr '\n' ' ')"
+	result xfs_modes "$(stat -c %a "$d" "$d/vmcore" 2>&1 | tr '\n' ' ')"
+	check xfs_mdf makedumpfile --dump-dmesg "$d/vmcore" /tmp/mdf2.txt
+	result xfs_sysrq "$(grep -c 'sysrq: Trigger a crash' /tmp/mdf2.txt)"
+	result xfs_zlib "$(od -An -tu4 -j424 -N4 "$d/vmcore" | tr -d ' ')"
+	umount /mnt/x
 	deb1=$(ls /payload/kdump-rs_*-1_amd64.deb)
 	deb2=$(ls /payload/kdump-rs_*-2_amd64.deb)
 	check reinstall dpkg -i "$deb1"
