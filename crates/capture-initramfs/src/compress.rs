@@ -292,7 +292,10 @@ mod tests {
                 .stdout(std::process::Stdio::piped())
                 .spawn()
             else {
-                eprintln!("skip: no {tool}");
+                test_skip::skip(
+                    "host tools",
+                    format!("no {tool} (cargo xtask setup installs it)"),
+                );
                 continue;
             };
             child.stdin.take().unwrap().write_all(&bytes).unwrap();
@@ -316,7 +319,10 @@ mod tests {
                 .stdout(std::process::Stdio::piped())
                 .spawn()
             else {
-                eprintln!("skip: no {tool}");
+                test_skip::skip(
+                    "host tools",
+                    format!("no {tool} (cargo xtask setup installs it)"),
+                );
                 continue;
             };
             child.stdin.take().unwrap().write_all(&data).unwrap();

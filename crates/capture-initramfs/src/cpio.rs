@@ -646,7 +646,10 @@ mod tests {
             .stdout(std::process::Stdio::piped())
             .spawn()
         else {
-            eprintln!("skip: no cpio");
+            test_skip::skip(
+                "host_cpio_reads_it",
+                "no cpio (cargo xtask setup installs it)",
+            );
             return;
         };
         let mut a = Archive::new();
