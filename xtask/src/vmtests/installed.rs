@@ -214,8 +214,8 @@ pub fn installed_kdump() -> Result<()> {
             ("restart_rc", "0"),
             ("restart_loaded", "1"),
             ("image_xfs", "1"),
-            ("xfs_files", "vmcore vmcore-dmesg.txt "),
-            ("xfs_modes", "700 600 "),
+            ("xfs_files", "vmcore vmcore-dmesg.txt"),
+            ("xfs_modes", "700 600"),
             ("xfs_mdf_rc", "0"),
             ("xfs_sysrq", "1"),
             // disk_dump_header.status: DUMP_DH_COMPRESSED_ZLIB (-c)
