@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn service_files_get_the_packaged_path() {
         let unit = packaged(UNIT, "unit").unwrap();
-        assert!(unit.contains("ExecStart=/usr/sbin/kdump load"));
+        assert!(unit.contains("ExecStart=/usr/sbin/kdump start"));
         let script = packaged(INIT_SCRIPT, "script").unwrap();
         assert!(script.contains("/usr/sbin/kdump"));
         assert!(packaged("ExecStart=/bin/true", "x").is_err());
