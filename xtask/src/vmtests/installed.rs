@@ -24,11 +24,10 @@ fn want(g: &Guest, pairs: &[(&str, &str)]) -> Result<()> {
     Ok(())
 }
 
-/// `installed-deb`: the .deb on the installed image, booted through GRUB: apt install,
-/// reset-crashkernel + update-grub + reboot, enable --now, status, the boot-time start,
-/// reinstall, upgrade (a conffile edit survives), purge (nothing left).
-pub fn installed_deb(init: Init) -> Result<()> {
-    let t = Instant::now();
+/// What every test on the installed image needs: the tools (setup), the cached image for
+/// `init`, and a scenario whose payload holds the .deb (revision 1, lintian-checked) and its
+/// upgrade (revision 2). Returns them with the seconds the two .debs took.
+fn prepare(init: Init, name: &str, steps: &str) -> Result<(debian_image::Image, Scenario, f64)> {
     crate::setup::setup(crate::setup::Opts {
         debian_image: true,
         deb: true,
@@ -42,11 +41,7 @@ pub fn installed_deb(init: Init) -> Result<()> {
         no_lint: true,
     })?;
     let deb_seconds = t_deb.elapsed().as_secs_f64();
-    let name = match init {
-        Init::Systemd => "installed-deb",
-        Init::SysV => "installed-deb-sysv",
-    };
-    let mut sc = Scenario::new(name, INSTALLED_DEB);
+    let mut sc = Scenario::new(name, steps);
     for d in [&d1.deb, &d2.deb] {
         let file = d
             .file_name()
@@ -55,6 +50,19 @@ pub fn installed_deb(init: Init) -> Result<()> {
             .to_string();
         sc.files.push((file, d.clone()));
     }
+    Ok((img, sc, deb_seconds))
+}
+
+/// `installed-deb`: the .deb on the installed image, booted through GRUB: apt install,
+/// reset-crashkernel + update-grub + reboot, enable --now, status, the boot-time start,
+/// reinstall, upgrade (a conffile edit survives), purge (nothing left).
+pub fn installed_deb(init: Init) -> Result<()> {
+    let t = Instant::now();
+    let name = match init {
+        Init::Systemd => "installed-deb",
+        Init::SysV => "installed-deb-sysv",
+    };
+    let (img, sc, deb_seconds) = prepare(init, name, INSTALLED_DEB)?;
     let out = installed::run(&img, &sc)?;
     let g = &out.guest;
     let r = g.results();
@@ -156,32 +164,13 @@ pub fn installed_deb(init: Init) -> Result<()> {
 /// kept) and purge (nothing left), as installed-deb checks them under SysV.
 pub fn installed_kdump() -> Result<()> {
     let t = Instant::now();
-    crate::setup::setup(crate::setup::Opts {
-        debian_image: true,
-        deb: true,
-        ..Default::default()
-    })?;
-    let img = debian_image::get(Init::Systemd, false)?;
-    let d1 = deb::deb(&deb::Opts::default())?;
-    let d2 = deb::deb(&deb::Opts {
-        revision: Some("2".into()),
-        no_lint: true,
-    })?;
-    let mut sc = Scenario::new("installed-kdump", INSTALLED_KDUMP);
+    let (img, mut sc, _) = prepare(Init::Systemd, "installed-kdump", INSTALLED_KDUMP)?;
     sc.marks = vec![CRASH, CAPTURE_UP, SAVED];
     // /dev/vdc: the second target, made xfs by the guest
     sc.disks.push(Disk::Blank {
         name: "xfs".into(),
         mib: 1024,
     });
-    for d in [&d1.deb, &d2.deb] {
-        let file = d
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("kdump-rs.deb")
-            .to_string();
-        sc.files.push((file, d.clone()));
-    }
     let out = installed::run(&img, &sc)?;
     let g = &out.guest;
     want(
