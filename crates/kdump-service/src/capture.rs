@@ -234,19 +234,6 @@ pub fn load_modules<'a>(
         .collect()
 }
 
-/// The block devices under `root`'s /sys/class/block, as `root`/dev/NAME paths.
-pub fn block_devices_under(root: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("sys/class/block"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| root.join("dev").join(e.file_name()))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 /// Waits, polling every `step`, until `device` can be resolved among the block devices under
 /// `root` (LABEL=/UUID= by probing superblocks, since no udev runs), or `wait` has passed.
 /// The error names the device, the time waited and what was probed.
@@ -269,7 +256,7 @@ pub fn wait_for_device(
                     "the node".into(),
                 ))
             }
-            _ => target::resolve_device(device, &block_devices_under(root)),
+            _ => target::resolve_device(device, &target::block_devices_under(root)),
         };
         match dev {
             Ok(p) => return Ok(p),

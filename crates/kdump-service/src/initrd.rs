@@ -298,24 +298,13 @@ pub fn build(req: &BuildRequest<'_>, stamp_inputs: &[PathBuf]) -> Result<Built, 
     })
 }
 
-/// Writes `data` to a temporary file beside `path`, syncs it, renames it over `path` and
-/// syncs the directory: the old image stays whole until the new one is.
+/// Writes `data` over `path` with [`kdump_conf::write_atomic`] (a temporary file beside it,
+/// synced, renamed, the directory synced): the old image stays whole until the new one is.
 fn write_atomic(path: &Path, data: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let e = |e: std::io::Error| format!("{}: {e}", tmp.display());
-    let mut f = std::fs::File::create(&tmp).map_err(e)?;
-    f.write_all(data).map_err(e)?;
-    f.sync_all().map_err(e)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| format!("{}: {e}", dir.display()))
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    kdump_conf::write_atomic(path, data).map_err(err)
 }
 
 /// What [`ensure`] did.

@@ -112,10 +112,15 @@ pub fn probe_path(path: &Path) -> Option<FsId> {
 
 /// The block devices of the running system: /dev/NAME for every /sys/class/block/NAME.
 pub fn block_devices() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir("/sys/class/block")
+    block_devices_under(Path::new("/"))
+}
+
+/// The block devices under `root`'s /sys/class/block, as `root`/dev/NAME paths, sorted.
+pub fn block_devices_under(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root.join("sys/class/block"))
         .map(|d| {
             d.filter_map(|e| e.ok())
-                .map(|e| Path::new("/dev").join(e.file_name()))
+                .map(|e| root.join("dev").join(e.file_name()))
                 .collect()
         })
         .unwrap_or_default();
