@@ -31,8 +31,9 @@ const USAGE: &str = "usage: cargo xtask <command> [options]
   lab --list                     list scenarios and VM tests
   lab --test NAME                run one VM test (exact name; no fixtures stage)
   fixtures [--only NAME] [--force]  build missing fixtures, write manifest.json, print stats
-  test [--quick] [--fuzz SECONDS] [--vm FILTER]
-                                 fmt, clippy, cargo test, VM tests (not with --quick), fuzz smoke
+  test [--quick] [--fuzz SECONDS] [--vm FILTER] [--vm-jobs N]
+                                 fmt, clippy, cargo test, VM tests (not with --quick; 2 guests
+                                 at a time, or N, or $KDUMP_RS_VM_JOBS), fuzz smoke
   demo                           kdump cycle in a 6.1 guest: crash, capture, filter, page table
   bench                          dumpfilter vs makedumpfile on the 6.1 fixture
   man                            man pages and bash completions into target/xtask/deb/
@@ -128,11 +129,15 @@ fn real_main() -> Result<()> {
                 .map(|s| s.parse().context("--fuzz SECONDS"))
                 .transpose()?;
             let vm_filter = value(&mut args, "--vm")?;
+            let vm_jobs = value(&mut args, "--vm-jobs")?
+                .map(|s| s.parse().context("--vm-jobs N"))
+                .transpose()?;
             no_more(&args)?;
             test::test(test::Opts {
                 quick,
                 fuzz_seconds,
                 vm_filter,
+                vm_jobs,
             })?;
         }
         "demo" => {

@@ -30,6 +30,8 @@ pub struct Opts {
     /// Run only the VM tests whose name contains this (after setup and fixtures; no fmt,
     /// clippy or cargo test).
     pub vm_filter: Option<String>,
+    /// Guests at once (`--vm-jobs N`); see [`vm_jobs`].
+    pub vm_jobs: Option<usize>,
 }
 
 struct Stage {
@@ -63,8 +65,8 @@ pub fn test(opts: Opts) -> Result<()> {
         })
         .or((!opts.quick && opts.vm_filter.is_none()).then_some(FUZZ_SMOKE_SECONDS))
         .filter(|&s| s > 0);
-    let mut stages: Vec<Stage> = Vec::new();
-    let mut stage = |name: &str, f: &mut dyn FnMut() -> Result<String>| {
+    let stages: std::cell::RefCell<Vec<Stage>> = std::cell::RefCell::new(Vec::new());
+    let stage = |name: &str, f: &mut dyn FnMut() -> Result<String>| {
         eprintln!("===== [test] {name}");
         let t = Instant::now();
         let r = f();
@@ -83,7 +85,7 @@ pub fn test(opts: Opts) -> Result<()> {
             "[test] {name}: {} in {seconds:.1} s",
             if ok { "ok" } else { "FAILED" }
         );
-        stages.push(Stage {
+        stages.borrow_mut().push(Stage {
             name: name.into(),
             ok,
             seconds,
@@ -99,6 +101,7 @@ pub fn test(opts: Opts) -> Result<()> {
         })
         .map(|_| String::new())
     }) {
+        let stages = stages.into_inner();
         return summary(&stages, total);
     }
     stage("fixtures", &mut || {
@@ -129,17 +132,19 @@ pub fn test(opts: Opts) -> Result<()> {
         if opts.vm_filter.is_none() {
             stage("crash", &mut || crashcheck::crash_check());
         }
-        for t in vmtests::TESTS {
-            if opts
-                .vm_filter
-                .as_deref()
-                .is_some_and(|f| !t.name.contains(f))
-            {
-                continue;
-            }
-            stage(&format!("vm {}", t.name), &mut || {
-                (t.run)().map(|_| t.about.to_string())
-            });
+        let selected: Vec<&vmtests::VmTest> = vmtests::TESTS
+            .iter()
+            .filter(|t| opts.vm_filter.as_deref().is_none_or(|f| t.name.contains(f)))
+            .collect();
+        let jobs = vm_jobs(opts.vm_jobs);
+        let t_vm = Instant::now();
+        stages.borrow_mut().extend(run_vm_tests(&selected, jobs));
+        if !selected.is_empty() {
+            eprintln!(
+                "[test] VM tests: {} in {} ({jobs} at a time)",
+                selected.len(),
+                secs(t_vm.elapsed())
+            );
         }
     }
     match fuzz_seconds {
@@ -155,7 +160,83 @@ pub fn test(opts: Opts) -> Result<()> {
              target 30 s)"
         ),
     }
+    let stages = stages.into_inner();
     summary(&stages, total)
+}
+
+/// How many guests run at once: `--vm-jobs N`, else `KDUMP_RS_VM_JOBS`, else [`VM_JOBS`]
+/// (never more than the machine's cores: every guest is one TCG vCPU, a busy core).
+fn vm_jobs(asked: Option<usize>) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    asked
+        .or_else(|| {
+            std::env::var("KDUMP_RS_VM_JOBS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+        })
+        .unwrap_or(VM_JOBS)
+        .clamp(1, cores.max(1))
+}
+
+/// Guests at once in the full suite: two, which a 2-core CI machine runs side by side (each
+/// guest is a single TCG vCPU). Tests that share host state take care of it themselves (the
+/// installed tests build their .debs once, under a lock).
+pub const VM_JOBS: usize = 2;
+
+/// Run `tests`, `jobs` at a time, each on its own thread taking the next test of the list
+/// (so the list's order is the start order: the longest come first). Returns one stage per
+/// test, in list order. A panic in a test is its failure, not the suite's end.
+fn run_vm_tests(tests: &[&vmtests::VmTest], jobs: usize) -> Vec<Stage> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let done: Mutex<Vec<Option<Stage>>> = Mutex::new(tests.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(tests.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(t) = tests.get(i) else { break };
+                let name = format!("vm {}", t.name);
+                eprintln!("===== [test] {name}");
+                let start = Instant::now();
+                let r = std::panic::catch_unwind(|| (t.run)())
+                    .unwrap_or_else(|p| Err(anyhow::anyhow!("panicked: {}", panic_text(&p))));
+                let seconds = start.elapsed().as_secs_f64();
+                let (ok, note) = match r {
+                    Ok(()) => (true, t.about.to_string()),
+                    Err(e) => {
+                        eprintln!("[test] {name} FAILED: {e:#}");
+                        let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
+                        (false, first)
+                    }
+                };
+                eprintln!(
+                    "[test] {name}: {} in {seconds:.1} s",
+                    if ok { "ok" } else { "FAILED" }
+                );
+                if let Ok(mut d) = done.lock() {
+                    d[i] = Some(Stage {
+                        name,
+                        ok,
+                        seconds,
+                        note,
+                    });
+                }
+            });
+        }
+    });
+    done.into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// `cargo test --workspace` with the fixtures and skips as failures; its output (stdout and

@@ -5,6 +5,8 @@ use crate::debian_image::{self, Init};
 use crate::installed::{self, Scenario};
 use crate::qemu::{Disk, Guest};
 use anyhow::{ensure, Result};
+use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Instant;
 
 const INSTALLED_DEB: &str = include_str!("../../guest/debian/scenarios/installed-deb.sh");
@@ -27,22 +29,37 @@ fn want(g: &Guest, pairs: &[(&str, &str)]) -> Result<()> {
 /// What every test on the installed image needs: the tools (setup), the cached image for
 /// `init`, and a scenario whose payload holds the .deb (revision 1, lintian-checked) and its
 /// upgrade (revision 2). Returns them with the seconds the two .debs took.
+///
+/// The VM tests run two at a time: apt (in setup) and the .debs (one staging tree) are shared,
+/// so they are made once, under a lock, and later callers reuse them (0 seconds).
 fn prepare(init: Init, name: &str, steps: &str) -> Result<(debian_image::Image, Scenario, f64)> {
-    crate::setup::setup(crate::setup::Opts {
-        debian_image: true,
-        deb: true,
-        ..Default::default()
-    })?;
-    let img = debian_image::get(init, false)?;
+    static DEBS: Mutex<Option<(PathBuf, PathBuf)>> = Mutex::new(None);
+    let mut debs = DEBS.lock().unwrap_or_else(|p| p.into_inner());
     let t_deb = Instant::now();
-    let d1 = deb::deb(&deb::Opts::default())?;
-    let d2 = deb::deb(&deb::Opts {
-        revision: Some("2".into()),
-        no_lint: true,
-    })?;
+    let (d1, d2) = match &*debs {
+        Some(d) => d.clone(),
+        None => {
+            crate::setup::setup(crate::setup::Opts {
+                debian_image: true,
+                deb: true,
+                ..Default::default()
+            })?;
+            let d1 = deb::deb(&deb::Opts::default())?.deb;
+            let d2 = deb::deb(&deb::Opts {
+                revision: Some("2".into()),
+                no_lint: true,
+            })?
+            .deb;
+            debs.insert((d1, d2)).clone()
+        }
+    };
     let deb_seconds = t_deb.elapsed().as_secs_f64();
+    // Each image is built (when not cached) by the one test that asks for it; the lock is
+    // held so that a test of the other image does not start apt meanwhile.
+    let img = debian_image::get(init, false)?;
+    drop(debs);
     let mut sc = Scenario::new(name, steps);
-    for d in [&d1.deb, &d2.deb] {
+    for d in [&d1, &d2] {
         let file = d
             .file_name()
             .and_then(|n| n.to_str())
