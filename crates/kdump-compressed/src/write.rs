@@ -642,6 +642,62 @@ pub struct WriteStats {
     pub read_errors: u64,
     /// The first read error's message.
     pub first_read_error: Option<String>,
+    /// The frames of [`read_errors`](Self::read_errors) as runs `(first pfn, frames)`, in
+    /// pfn order, adjacent frames merged; at most [`UNREADABLE_RUNS_MAX`] runs are kept.
+    pub unreadable: Vec<(u64, u64)>,
+    /// Unreadable frames past the last kept run (not in [`unreadable`](Self::unreadable)).
+    pub unreadable_unlisted: u64,
+}
+
+/// Runs of unreadable frames [`WriteStats`] keeps (16 bytes each: 1 MiB at most, whatever
+/// the input; the count stays exact).
+pub const UNREADABLE_RUNS_MAX: usize = 65_536;
+
+impl WriteStats {
+    /// Record one unreadable frame (frames arrive in increasing pfn order).
+    fn note_unreadable(&mut self, pfn: u64) {
+        self.read_errors += 1;
+        let kept = self.unreadable.len();
+        match self.unreadable.last_mut() {
+            Some((first, n)) if first.checked_add(*n) == Some(pfn) => *n += 1,
+            _ if kept < UNREADABLE_RUNS_MAX => self.unreadable.push((pfn, 1)),
+            _ => self.unreadable_unlisted += 1,
+        }
+    }
+
+    /// The list of unreadable frames as text, for a file beside the dump: a header saying
+    /// what it is, then one line per run, `first_pfn last_pfn frames first_phys_addr
+    /// last_phys_addr` (hexadecimal, inclusive), and a closing line with the total and how
+    /// many frames did not fit the list.
+    ///
+    /// ```
+    /// let stats = kdump_compressed::write::WriteStats::default();
+    /// assert!(stats.unreadable_list(4096).starts_with("# "));
+    /// ```
+    pub fn unreadable_list(&self, page_size: u64) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::from(
+            "# Page frames the dump's input could not read (I/O errors). They are left out of \
+             the dump:\n# excluded in its bitmap 2, so readers report them as excluded, never \
+             as zero pages.\n# first_pfn last_pfn frames first_phys_addr last_phys_addr\n",
+        );
+        for &(first, n) in &self.unreadable {
+            let last = first.saturating_add(n.saturating_sub(1));
+            let _ = writeln!(
+                s,
+                "{first:#x} {last:#x} {n} {:#x} {:#x}",
+                first.saturating_mul(page_size),
+                last.saturating_mul(page_size)
+                    .saturating_add(page_size.saturating_sub(1))
+            );
+        }
+        let _ = writeln!(
+            s,
+            "# total {} frame(s); {} not listed (the list keeps {UNREADABLE_RUNS_MAX} runs)",
+            self.read_errors, self.unreadable_unlisted
+        );
+        s
+    }
 }
 
 /// The reserved regions of a kdump-compressed file.
@@ -1042,7 +1098,7 @@ impl<K: Sink> Out<'_, K> {
             *v &= !(1u8 << (pfn % 8));
             *dirty = true;
         }
-        self.stats.read_errors += 1;
+        self.stats.note_unreadable(pfn);
         Ok(())
     }
 
@@ -1480,6 +1536,27 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_frames_are_merged_into_runs_and_the_list_is_bounded() {
+        let mut s = WriteStats::default();
+        for pfn in [3, 4, 5, 9, 10, u64::MAX] {
+            s.note_unreadable(pfn);
+        }
+        assert_eq!(s.unreadable, [(3, 3), (9, 2), (u64::MAX, 1)]);
+        let list = s.unreadable_list(4096);
+        assert!(list.contains("\n0x3 0x5 3 0x3000 0x5fff\n"), "{list}");
+        assert!(list.contains("\n0x9 0xa 2 0x9000 0xafff\n"), "{list}");
+        assert!(list.ends_with("# total 6 frame(s); 0 not listed (the list keeps 65536 runs)\n"));
+        // Past the bound, frames are counted, not listed: memory stays bounded.
+        let mut s = WriteStats::default();
+        for i in 0..UNREADABLE_RUNS_MAX as u64 + 10 {
+            s.note_unreadable(i * 2);
+        }
+        assert_eq!(s.unreadable.len(), UNREADABLE_RUNS_MAX);
+        assert_eq!(s.unreadable_unlisted, 10);
+        assert_eq!(s.read_errors, UNREADABLE_RUNS_MAX as u64 + 10);
+    }
 
     /// A sink that keeps nothing and remembers the largest single write.
     #[derive(Default)]

@@ -199,6 +199,19 @@ fn unreadable_input_pages_are_left_out_counted_and_writing_continues() {
             write_kdump_from(&mut out, &info, &bm, source, &opts).unwrap()
         };
         assert_eq!(stats.read_errors, n_bad);
+        // The list: every unreadable frame once, in order, adjacent ones merged.
+        let listed: Vec<u64> = stats
+            .unreadable
+            .iter()
+            .flat_map(|&(first, n)| first..first + n)
+            .collect();
+        let want: Vec<u64> = dumped.iter().copied().filter(|p| bad.contains(p)).collect();
+        assert_eq!(listed, want);
+        assert!(stats
+            .unreadable
+            .windows(2)
+            .all(|w| w[0].0 + w[0].1 < w[1].0));
+        assert_eq!(stats.unreadable_unlisted, 0);
         assert!(stats.first_read_error.is_some());
         assert_eq!(stats.pages, dumped.len() as u64 - n_bad);
         let g = KdumpFile::from_source(out).unwrap();

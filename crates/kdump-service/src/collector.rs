@@ -68,7 +68,13 @@ pub struct DumpOutcome {
     pub stats: Stats,
     /// What was written.
     pub write: WriteStats,
+    /// The dump's page size (for [`WriteStats::unreadable_list`]).
+    pub page_size: u64,
 }
+
+/// The file beside a saved dump that lists the frames the input could not read
+/// ([`WriteStats::unreadable_list`]); written only when there were any.
+pub const UNREADABLE_LIST: &str = "vmcore-unreadable.txt";
 
 /// A failed dump, with the text to print.
 #[derive(Debug, thiserror::Error)]
@@ -524,15 +530,18 @@ pub fn run(req: DumpRequest<'_>) -> Result<DumpOutcome, CollectorError> {
                 stats.zero = w.zero_pages;
                 if w.read_errors > 0 {
                     eprintln!(
-                        "warning: {} page(s) could not be read and were left out of the dump ({})",
+                        "warning: {} page(s) could not be read and were left out of the dump \
+                         (excluded, not zero; first error: {}; {} run(s) listed for {UNREADABLE_LIST})",
                         w.read_errors,
-                        w.first_read_error.as_deref().unwrap_or("")
+                        w.first_read_error.as_deref().unwrap_or(""),
+                        w.unreadable.len()
                     );
                 }
                 return Ok(DumpOutcome {
                     level,
                     stats,
                     write: w,
+                    page_size: info.page_size as u64,
                 });
             }
             Err(WriteError::Incomplete { source, .. } | WriteError::NotDurable { source, .. })

@@ -280,15 +280,24 @@ fn run_collector(
 /// Start write-back of a dump file every this many bytes (see the collector's measure).
 const SYNC_EVERY: u64 = 4 << 20;
 
-/// Saves vmcore-dmesg.txt in `dir`: written as vmcore-dmesg-incomplete.txt, synced, renamed.
+/// Saves vmcore-dmesg.txt in `dir` (see [`save_text`]).
 fn save_dmesg(dir: &DumpDir, vmcore: &Path) -> Result<(), String> {
     let text = collector::dmesg(vmcore).map_err(|e| e.to_string())?;
-    let tmp = "vmcore-dmesg-incomplete.txt";
-    let mut f = dir.create_file(tmp)?;
-    f.write_all(&text)
+    save_text(dir, "vmcore-dmesg.txt", &text)
+}
+
+/// Saves `name` (`NAME.txt`) in `dir`: written as NAME-incomplete.txt (0600, never over an
+/// existing file), synced, renamed, and the directory synced.
+fn save_text(dir: &DumpDir, name: &str, text: &[u8]) -> Result<(), String> {
+    let tmp = match name.strip_suffix(".txt") {
+        Some(stem) => format!("{stem}-incomplete.txt"),
+        None => format!("{name}-incomplete"),
+    };
+    let mut f = dir.create_file(&tmp)?;
+    f.write_all(text)
         .and_then(|_| f.sync_all())
-        .map_err(|e| format!("{}: {e}", dir.join(tmp).display()))?;
-    dir.rename(tmp, "vmcore-dmesg.txt")?;
+        .map_err(|e| format!("{}: {e}", dir.join(&tmp).display()))?;
+    dir.rename(&tmp, name)?;
     dir.sync()
 }
 
@@ -334,6 +343,14 @@ fn dump_fs(
         )
     })?;
     report.vmcore = Some(dir.join(&plan.dump_file).display().to_string());
+    if let Some(o) = report.outcome.as_ref().filter(|o| o.write.read_errors > 0) {
+        let list = o.write.unreadable_list(o.page_size);
+        if let Err(e) = save_text(&dir, collector::UNREADABLE_LIST, list.as_bytes()) {
+            report
+                .warnings
+                .push(format!("saving {} failed: {e}", collector::UNREADABLE_LIST));
+        }
+    }
     Ok(())
 }
 
@@ -456,6 +473,14 @@ fn dump_ssh(
     let dest = format!("{dir}/{}", plan.dump_file);
     t.rename(&tmp, &dest).map_err(|e| e.to_string())?;
     report.vmcore = Some(format!("{}:{dest}", t.address));
+    if let Some(o) = report.outcome.as_ref().filter(|o| o.write.read_errors > 0) {
+        let list = o.write.unreadable_list(o.page_size);
+        let name = collector::UNREADABLE_LIST;
+        let tmp = format!("{dir}/{}", name.replace(".txt", "-incomplete.txt"));
+        if let Err(e) = t.put(list.as_bytes(), &tmp, &format!("{dir}/{name}")) {
+            report.warnings.push(format!("saving {name} failed: {e}"));
+        }
+    }
     Ok(())
 }
 

@@ -196,6 +196,15 @@ pub fn run_save(plan: &kdump_conf::Plan, o: &SaveOptions, level: u8) -> u8 {
                 "kdump: {} pages written, {} bytes, dump level {}",
                 out.write.pages, out.write.file_size, out.level
             );
+            if out.write.read_errors > 0 {
+                eprintln!(
+                    "kdump: {} page(s) of {} could not be read: excluded from the dump (not \
+                     zero pages), listed in {} beside it",
+                    out.write.read_errors,
+                    o.vmcore.display(),
+                    kdump_service::collector::UNREADABLE_LIST
+                );
+            }
         }
         match (&r.error, &r.vmcore) {
             (None, Some(v)) => println!(
