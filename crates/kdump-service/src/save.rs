@@ -336,12 +336,18 @@ fn dump_fs(
         },
     )?;
     dir.rename(incomplete, &plan.dump_file)?;
-    dir.sync().map_err(|e| {
-        format!(
-            "{e} (the dump is written but its name {} may not be on the disk)",
-            plan.dump_file
-        )
-    })?;
+    if let Err(e) = dir.sync() {
+        // The name is not durable: the file goes back to its incomplete name, so that what
+        // is called vmcore after a reboot is only ever a dump that was reported saved.
+        let back = dir.rename(&plan.dump_file, incomplete);
+        return Err(format!(
+            "{e} (the dump is written but its name could not be made durable; {})",
+            match back {
+                Ok(()) => format!("left as {incomplete}"),
+                Err(b) => format!("renaming it back to {incomplete} failed too: {b}"),
+            }
+        ));
+    }
     report.vmcore = Some(dir.join(&plan.dump_file).display().to_string());
     if let Some(o) = report.outcome.as_ref().filter(|o| o.write.read_errors > 0) {
         let list = o.write.unreadable_list(o.page_size);
@@ -690,6 +696,21 @@ fn failure_action(plan: &Plan, opts: &SaveOptions, report: &mut SaveReport) -> A
         FailureAction::Poweroff => (Head::Power(PowerAction::Poweroff), None),
         FailureAction::Shell => (Head::Shell, fin),
         FailureAction::Command(c) => (Head::Command(c.clone()), fin),
+        FailureAction::DumpToRootfs
+            if matches!(plan.target, TargetPlan::Default) && opts.target_root.is_none() =>
+        {
+            // The dump that failed was on the root file system already: a second try at
+            // the same place (same directory name, the same full or failing disk) would only
+            // fail again with "already exists".
+            (
+                Head::Done(format!(
+                    "dump_to_rootfs not tried: the failed dump was on the root file system \
+                     ({}) already",
+                    opts.rootfs.display()
+                )),
+                fin,
+            )
+        }
         FailureAction::DumpToRootfs => {
             let mut o = opts.clone();
             o.target_root = Some(opts.rootfs.clone());
@@ -791,6 +812,44 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn dump_to_rootfs_is_not_retried_when_the_failed_dump_was_on_the_root_fs() {
+        let d = scratch("rootfs-again");
+        let vmcore = d.join("vmcore.in");
+        std::fs::write(&vmcore, b"not really a vmcore").unwrap();
+        let rootfs = d.join("sysroot");
+        std::fs::create_dir_all(&rootfs).unwrap();
+        // The default target (the root fs) and a collector that fails.
+        let p = plan("path /var/crash\ncore_collector false\nfailure_action dump_to_rootfs\nfinal_action poweroff\n");
+        let o = SaveOptions {
+            vmcore,
+            rootfs: rootfs.clone(),
+            no_action: true,
+            dmesg: false,
+            ..SaveOptions::default()
+        };
+        let r = save(&p, &o);
+        assert!(
+            r.error.as_deref().unwrap_or("").contains("false failed"),
+            "{r:?}"
+        );
+        assert_eq!(r.rootfs_vmcore, None);
+        assert_eq!(
+            r.action,
+            format!(
+                "dump_to_rootfs not tried: the failed dump was on the root file system ({}) \
+                 already, then final action poweroff (not run: --no-action)",
+                rootfs.display()
+            )
+        );
+        // One dump directory: the failed one, with no vmcore in it.
+        let dirs: Vec<_> = std::fs::read_dir(rootfs.join("var/crash"))
+            .unwrap()
+            .collect();
+        assert_eq!(dirs.len(), 1);
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]
