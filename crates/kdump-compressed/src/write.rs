@@ -863,8 +863,24 @@ pub trait PageSource: Sync {
     }
 }
 
-/// A [`PageSource`] made of a closure that fills one page.
-struct FnSource<F>(F);
+/// A [`PageSource`] made of a closure that fills one page (what [`write_kdump`] uses; wrap
+/// a closure in it for [`write_kdump_durable`]).
+pub struct FnSource<F>(pub F);
+
+/// Set the INCOMPLETE flag in the header of the kdump-compressed file `f` (one that was
+/// written, or reassembled from a flattened stream, but could not be made durable), then
+/// sync it, so that whatever reached the disk says it is incomplete.
+pub fn mark_incomplete(f: &std::fs::File) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; DiskDumpHeader::SIZE];
+    f.read_exact_at(&mut b, 0)?;
+    let mut h = DiskDumpHeader::parse(&b)
+        .filter(|h| h.signature == crate::format::KDUMP_SIGNATURE)
+        .ok_or_else(|| io::Error::other("not a kdump-compressed header at offset 0"))?;
+    h.status |= DUMP_DH_COMPRESSED_INCOMPLETE;
+    f.write_all_at(&h.to_bytes(), 0)?;
+    f.sync_all()
+}
 
 impl<F> PageSource for FnSource<F>
 where
@@ -1603,5 +1619,56 @@ mod tests {
             assert!(sink.max <= 1 << 20, "a write of {} bytes", sink.max);
             assert!(sink.writes > 9_600_000 / DESC_BUF, "{} writes", sink.writes);
         }
+    }
+
+    #[test]
+    fn mark_incomplete_sets_the_flag_and_keeps_the_rest() {
+        let n = 64u64;
+        let mut bm = MemBitmaps::new(n, 4096);
+        for pfn in 0..n {
+            bm.set_valid(pfn);
+            bm.set_dumped(pfn);
+        }
+        let info = DumpInfo {
+            max_mapnr: n,
+            dump_level: 1,
+            ..DumpInfo::default()
+        };
+        let path = std::env::temp_dir().join(format!("kdump-rs-mark-{}", std::process::id()));
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let page = |pfn: u64, b: &mut [u8]| {
+            b.fill(pfn as u8);
+            Ok(())
+        };
+        write_kdump_durable(&mut f, &info, &bm, FnSource(page), &WriteOptions::default()).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let h = DiskDumpHeader::parse(&before).unwrap();
+        assert_eq!(h.status & DUMP_DH_COMPRESSED_INCOMPLETE, 0);
+        mark_incomplete(&f).unwrap();
+        let after = std::fs::read(&path).unwrap();
+        let h2 = DiskDumpHeader::parse(&after).unwrap();
+        assert_ne!(h2.status & DUMP_DH_COMPRESSED_INCOMPLETE, 0);
+        assert_eq!(h2.status & !DUMP_DH_COMPRESSED_INCOMPLETE, h.status);
+        assert_eq!(before.len(), after.len());
+        assert_eq!(
+            before[DiskDumpHeader::SIZE..],
+            after[DiskDumpHeader::SIZE..]
+        );
+        // Not a dump: an error, the file untouched.
+        std::fs::write(&path, [0u8; 4096]).unwrap();
+        let g = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        assert!(mark_incomplete(&g).is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), [0u8; 4096]);
+        let _ = std::fs::remove_file(&path);
     }
 }

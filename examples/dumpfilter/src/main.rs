@@ -221,8 +221,17 @@ fn rearrange(path: &Path, force: bool) -> Result<(), String> {
     let stdin = std::io::stdin().lock();
     let r = std::io::BufReader::with_capacity(1 << 20, stdin);
     kdump_compressed::flattened::reassemble(r, &f).map_err(|e| format!("-R: {e}"))?;
-    f.sync_all()
-        .map_err(|e| format!("{}: the dump is not durable: {e}", path.display()))
+    f.sync_all().map_err(|e| {
+        // What reached the disk says it is incomplete (when that write gets through).
+        let marked = match kdump_compressed::write::mark_incomplete(&f) {
+            Ok(()) => "marked INCOMPLETE".to_string(),
+            Err(m) => format!("marking it INCOMPLETE failed too: {m}"),
+        };
+        format!(
+            "{}: the dump is not durable: {e} ({marked})",
+            path.display()
+        )
+    })
 }
 
 /// What a dump wrote, for the closing messages and `--stats-json`.

@@ -5,7 +5,9 @@
 use crate::progress::Indicator;
 use crate::NullSink;
 use dumpfilter_options::Options;
-use kdump_compressed::write::{count_dumped, write_kdump, Bitmaps, WriteError, WriteOptions};
+use kdump_compressed::write::{
+    count_dumped, write_kdump, write_kdump_durable, Bitmaps, FnSource, WriteError, WriteOptions,
+};
 use kdump_service::collector;
 use page_filter::Stats;
 use std::path::Path;
@@ -118,19 +120,15 @@ pub fn run(vmcore: &Path, outputs: &[String], opts: &Options) -> Result<SplitOut
                 .read_phys(pfn * buf.len() as u64, buf)
                 .map_err(std::io::Error::other)
         };
+        // A real file must reach the disk: on a failed fsync it is marked INCOMPLETE.
         let written = match f.as_mut() {
-            Some(f) => write_kdump(f, &info, &bm, read, &opts),
+            Some(f) => write_kdump_durable(f, &info, &bm, FnSource(read), &opts),
             None => write_kdump(&mut NullSink, &info, &bm, read, &opts),
         };
         if let Some(p) = &progress {
             p.close();
         }
         let w = written.map_err(|e| format!("writing {path}: {e}"))?;
-        if let Some(f) = f.as_mut() {
-            f.set_len(w.file_size)
-                .and_then(|_| f.sync_all())
-                .map_err(|e| format!("{path}: the dump is not durable: {e}"))?;
-        }
         stats.zero += w.zero_pages;
         pages += w.pages;
         file_size += w.file_size;
