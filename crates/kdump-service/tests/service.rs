@@ -48,6 +48,11 @@ fn systemd_unit_has_the_required_settings() {
         ["multi-user.target graphical.target"]
     );
     assert_eq!(unit_value("[Install]", "WantedBy"), ["multi-user.target"]);
+    // The pages the .deb ships (cargo xtask man makes them).
+    assert_eq!(
+        unit_value("[Unit]", "Documentation"),
+        ["man:kdump(8) man:kdump.conf(5)"]
+    );
 }
 
 #[test]
