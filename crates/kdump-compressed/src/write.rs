@@ -1589,10 +1589,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn descriptors_of_zero_pages_are_written_in_bounded_pieces() {
-        // 400k zero pages: 9.6 MB of descriptors and no page data but the shared zero page.
-        let n = 400_000u64;
+    /// Bitmaps with frames 0..n valid and dumped, and the dump's description.
+    fn all_dumped(n: u64) -> (MemBitmaps, DumpInfo) {
         let mut bm = MemBitmaps::new(n, 4096);
         for pfn in 0..n {
             bm.set_valid(pfn);
@@ -1603,6 +1601,14 @@ mod tests {
             dump_level: 1,
             ..DumpInfo::default()
         };
+        (bm, info)
+    }
+
+    #[test]
+    fn descriptors_of_zero_pages_are_written_in_bounded_pieces() {
+        // 400k zero pages: 9.6 MB of descriptors and no page data but the shared zero page.
+        let n = 400_000u64;
+        let (bm, info) = all_dumped(n);
         for threads in [1, 2] {
             let mut sink = Largest::default();
             let opts = WriteOptions {
@@ -1624,16 +1630,7 @@ mod tests {
     #[test]
     fn mark_incomplete_sets_the_flag_and_keeps_the_rest() {
         let n = 64u64;
-        let mut bm = MemBitmaps::new(n, 4096);
-        for pfn in 0..n {
-            bm.set_valid(pfn);
-            bm.set_dumped(pfn);
-        }
-        let info = DumpInfo {
-            max_mapnr: n,
-            dump_level: 1,
-            ..DumpInfo::default()
-        };
+        let (bm, info) = all_dumped(n);
         let path = std::env::temp_dir().join(format!("kdump-rs-mark-{}", std::process::id()));
         let mut f = std::fs::OpenOptions::new()
             .create(true)
