@@ -31,7 +31,8 @@ fn want(g: &Guest, pairs: &[(&str, &str)]) -> Result<()> {
 /// upgrade (revision 2). Returns them with the seconds the two .debs took.
 ///
 /// The VM tests run two at a time: apt (in setup) and the .debs (one staging tree) are shared,
-/// so they are made once, under a lock, and later callers reuse them (0 seconds).
+/// so they are made once, under a lock, and later callers reuse them (0 seconds); each image
+/// has a lock of its own.
 fn prepare(init: Init, name: &str, steps: &str) -> Result<(debian_image::Image, Scenario, f64)> {
     static DEBS: Mutex<Option<(PathBuf, PathBuf)>> = Mutex::new(None);
     let mut debs = DEBS.lock().unwrap_or_else(|p| p.into_inner());
@@ -54,10 +55,18 @@ fn prepare(init: Init, name: &str, steps: &str) -> Result<(debian_image::Image, 
         }
     };
     let deb_seconds = t_deb.elapsed().as_secs_f64();
-    // Each image is built (when not cached) by the one test that asks for it; the lock is
-    // held so that a test of the other image does not start apt meanwhile.
-    let img = debian_image::get(init, false)?;
     drop(debs);
+    // An image not cached yet is built once: by the first test that asks for it while the
+    // others of that image wait (the two images build side by side).
+    static IMAGES: [Mutex<()>; 2] = [Mutex::new(()), Mutex::new(())];
+    let building = IMAGES[match init {
+        Init::Systemd => 0,
+        Init::SysV => 1,
+    }]
+    .lock()
+    .unwrap_or_else(|p| p.into_inner());
+    let img = debian_image::get(init, false)?;
+    drop(building);
     let mut sc = Scenario::new(name, steps);
     for d in [&d1, &d2] {
         let file = d
