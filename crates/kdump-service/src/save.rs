@@ -382,13 +382,31 @@ fn dump_raw(
 /// capture kernel can reach: no statd runs there).
 pub const NFS_DEFAULT_OPTIONS: &str = "vers=3,proto=tcp,nolock";
 
+/// Added to NFS mount options that say neither `hard` nor `soft`: a server that stops
+/// answering fails the dump's writes with an error (EIO) after about 100 s (timeouts of 10,
+/// 20, 30 and 40 s over TCP), so the capture kernel reports it and runs failure_action; a
+/// hard mount (the kernel's default) would retry for ever and the machine never comes back.
+/// `hard` in kdump.conf's options keeps the kernel's default.
+pub const NFS_BOUNDED_OPTIONS: &str = "soft,timeo=100,retrans=3";
+
 /// The kernel mount options for an nfs target on `server`: `given` (or
-/// [`NFS_DEFAULT_OPTIONS`]) with `addr=` added when it has none. The kernel does no name
-/// lookup (mount.nfs does, and the capture initrd has none), so a host name is resolved here
-/// (/etc/hosts, DNS) and an IP address taken as it is.
+/// [`NFS_DEFAULT_OPTIONS`]), [`NFS_BOUNDED_OPTIONS`] unless they say `hard` or `soft`, and
+/// `addr=` added when they have none. The kernel does no name lookup (mount.nfs does, and
+/// the capture initrd has none), so a host name is resolved here (/etc/hosts, DNS) and an
+/// IP address taken as it is.
 pub fn nfs_mount_options(server: &str, given: Option<&str>) -> Result<String, String> {
     let mut o = given.unwrap_or(NFS_DEFAULT_OPTIONS).trim().to_string();
-    if o.split(',').any(|kv| kv.trim().starts_with("addr=")) {
+    let has = |o: &str, key: &str| {
+        o.split(',')
+            .any(|kv| kv.trim() == key || kv.trim().starts_with(&format!("{key}=")))
+    };
+    if !has(&o, "hard") && !has(&o, "soft") {
+        if !o.is_empty() {
+            o.push(',');
+        }
+        o.push_str(NFS_BOUNDED_OPTIONS);
+    }
+    if has(&o, "addr") {
         return Ok(o);
     }
     let host = server.trim_start_matches('[').trim_end_matches(']');
@@ -929,22 +947,26 @@ mod tests {
     fn nfs_options_get_the_server_address() {
         assert_eq!(
             nfs_mount_options("10.0.2.2", None).unwrap(),
-            "vers=3,proto=tcp,nolock,addr=10.0.2.2"
+            "vers=3,proto=tcp,nolock,soft,timeo=100,retrans=3,addr=10.0.2.2"
         );
         assert_eq!(
             nfs_mount_options("[fd00::2]", Some("vers=4.2")).unwrap(),
-            "vers=4.2,addr=fd00::2"
+            "vers=4.2,soft,timeo=100,retrans=3,addr=fd00::2"
         );
-        // Given options that name the address are kept as they are.
-        let given = "nolock,vers=3,port=2050,addr=192.0.2.7";
-        assert_eq!(
-            nfs_mount_options("nfs.example", Some(given)).unwrap(),
-            given
-        );
+        // Given options that name the address and say hard or soft are kept as they are.
+        for given in [
+            "nolock,vers=3,port=2050,hard,addr=192.0.2.7",
+            "soft,timeo=600,addr=192.0.2.7",
+        ] {
+            assert_eq!(
+                nfs_mount_options("nfs.example", Some(given)).unwrap(),
+                given
+            );
+        }
         // A host name is resolved (here from /etc/hosts).
-        let local = nfs_mount_options("localhost", Some("nolock")).unwrap();
+        let local = nfs_mount_options("localhost", Some("nolock,hard")).unwrap();
         assert!(
-            local == "nolock,addr=127.0.0.1" || local == "nolock,addr=::1",
+            local == "nolock,hard,addr=127.0.0.1" || local == "nolock,hard,addr=::1",
             "{local}"
         );
         let e = nfs_mount_options("", None).unwrap_err();
