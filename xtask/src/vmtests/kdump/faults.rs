@@ -176,18 +176,71 @@ fn ls(image: &Path, dir: &str) -> Result<Option<Vec<Entry>>> {
 /// What the failed save left on the target.
 #[derive(Debug, Default)]
 struct Left {
+    /// `e2fsck -fn` after the journal replay: its exit status (0: clean).
+    fsck: i32,
     /// The dump directory, if any reached the disk.
     dir: Option<String>,
     /// Its entries.
     names: Vec<String>,
-    /// vmcore-incomplete: inode, size, first 8 bytes (read back with debugfs).
-    incomplete: Option<(u64, u64, Vec<u8>)>,
+    /// vmcore-incomplete: inode, size, header (read back with debugfs).
+    incomplete: Option<(u64, u64, Header)>,
 }
 
-/// Reads the target: at most one dump directory, no `vmcore` in it, a `vmcore-incomplete`
-/// (if any) that debugfs can copy out whole.
+/// What the first bytes of vmcore-incomplete say.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    /// A kdump-compressed header (`KDUMP   `) with this status word.
+    Kdump { status: u32 },
+    /// Anything else (zeros where the write-back of the header failed).
+    Other([u8; 8]),
+}
+
+/// DUMP_DH_COMPRESSED_INCOMPLETE of the header's status word.
+const INCOMPLETE: u32 = 0x8;
+
+fn header(data: &[u8]) -> Header {
+    match (data.get(..8), data.get(424..428)) {
+        (Some(b"KDUMP   "), Some(s)) => Header::Kdump {
+            status: u32::from_le_bytes([s[0], s[1], s[2], s[3]]),
+        },
+        _ => {
+            let mut h = [0u8; 8];
+            for (d, s) in h.iter_mut().zip(data) {
+                *d = *s;
+            }
+            Header::Other(h)
+        }
+    }
+}
+
+/// Reads the target as its next mount would see it: a copy of the image with its journal
+/// replayed (`e2fsck -E journal_only`; debugfs alone reads only what was checkpointed), then
+/// `e2fsck -fn` for consistency. At most one dump directory, no `vmcore` in it, a
+/// `vmcore-incomplete` (if any) that debugfs can copy out whole.
 fn left_on(g: &Guest, image: &Path) -> Result<Left> {
-    let mut left = Left::default();
+    let copy = g.dir.join("target-replayed.img");
+    let _ = std::fs::remove_file(&copy);
+    sh(Command::new("cp")
+        .arg("--sparse=always")
+        .arg(image)
+        .arg(&copy))?;
+    let replay = Command::new("e2fsck")
+        .args(["-y", "-E", "journal_only"])
+        .arg(&copy)
+        .output()?;
+    ensure!(
+        replay.status.code().is_some_and(|c| c < 4),
+        "e2fsck -E journal_only {}: {} {}",
+        copy.display(),
+        replay.status,
+        String::from_utf8_lossy(&replay.stdout)
+    );
+    let check = Command::new("e2fsck").arg("-fn").arg(&copy).output()?;
+    let mut left = Left {
+        fsck: check.status.code().unwrap_or(-1),
+        ..Left::default()
+    };
+    let image = copy.as_path();
     let Some(crash) = ls(image, "/var/crash")? else {
         return Ok(left);
     };
@@ -224,10 +277,11 @@ fn left_on(g: &Guest, image: &Path) -> Result<Left> {
             data.len(),
             e.size
         );
-        left.incomplete = Some((e.inode, e.size, data.iter().take(8).copied().collect()));
+        left.incomplete = Some((e.inode, e.size, header(&data)));
         let _ = std::fs::remove_file(&out);
     }
     left.dir = Some(dir);
+    let _ = std::fs::remove_file(&copy);
     Ok(left)
 }
 
@@ -392,15 +446,33 @@ fn run_fault(series: Series, fault: Fault) -> Result<Row> {
             );
         }
     }
-    let file_state = match (&left.dir, &left.incomplete) {
+    // A kdump header that reached the disk says INCOMPLETE.
+    if let Some((_, _, Header::Kdump { status })) = &left.incomplete {
+        ensure!(
+            status & INCOMPLETE != 0,
+            "{}",
+            g.fail(format!(
+                "vmcore-incomplete has a kdump header without the INCOMPLETE flag (status {status:#x})"
+            ))
+        );
+    }
+    let mut file_state = match (&left.dir, &left.incomplete) {
         (None, _) => "no dump directory on the target".to_string(),
         (Some(d), None) => format!("{d}: {:?}, no vmcore-incomplete", left.names),
         (Some(d), Some((ino, size, head))) => format!(
-            "{d}: {:?}; vmcore-incomplete inode {ino}, {size} bytes, starts {:?}",
+            "{d}: {:?}; vmcore-incomplete inode {ino}, {size} bytes, {}",
             left.names,
-            String::from_utf8_lossy(head)
+            match head {
+                Header::Kdump { status } =>
+                    format!("kdump header, status {status:#x} (INCOMPLETE set)"),
+                Header::Other(b) => format!("no kdump header on the disk (starts {b:02x?})"),
+            }
         ),
     };
+    file_state.push_str(&format!(
+        " [after journal replay; e2fsck -fn exit {}]",
+        left.fsck
+    ));
     Ok(Row {
         fault,
         injected,
@@ -445,6 +517,15 @@ mod tests {
         assert_eq!(c.matches("[set-state]").count(), 2);
         assert!(c.contains("state = \"2\"\nnew_state = \"3\""));
         assert!(c.ends_with("state = \"3\"\niotype = \"flush\"\nerrno = \"5\"\nonce = \"off\"\n"));
+    }
+
+    #[test]
+    fn kdump_header_status() {
+        let mut b = vec![0u8; 4096];
+        b[..8].copy_from_slice(b"KDUMP   ");
+        b[424] = 0x9;
+        assert_eq!(header(&b), Header::Kdump { status: 9 });
+        assert_eq!(header(&[0; 3]), Header::Other([0; 8]));
     }
 
     #[test]
