@@ -51,8 +51,10 @@ pub enum WriteError {
     #[error("invalid dump description: {0}")]
     Invalid(String),
     /// Writing failed after `pages_written` pages; the header carries the INCOMPLETE flag
-    /// (if that write succeeded) and the file is readable up to there.
-    #[error("write failed at offset {offset:#x} after {pages_written} pages (dump marked INCOMPLETE): {source}")]
+    /// (if that write succeeded) and the file is readable up to there. A disk that failed
+    /// may refuse the flag too (a file system remounted read-only after its journal
+    /// aborted), so the message does not promise it.
+    #[error("write failed at offset {offset:#x} after {pages_written} pages, the dump is incomplete: {source}")]
     Incomplete {
         /// Output offset of the failed write.
         offset: u64,
@@ -84,7 +86,7 @@ pub enum WriteError {
     /// Every page was written but making the file durable (`set_len`, `fsync`, write-back)
     /// failed: the data may not be on the disk. The header was rewritten with the
     /// INCOMPLETE flag (if that still worked).
-    #[error("the dump is not durable ({pages_written} pages written, dump marked INCOMPLETE): {what}: {source}")]
+    #[error("the dump is not durable ({pages_written} pages written, the dump is incomplete): {what}: {source}")]
     NotDurable {
         /// The step that failed: `set_len` or `fsync`.
         what: &'static str,
