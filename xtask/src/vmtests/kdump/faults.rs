@@ -403,6 +403,10 @@ fn run_fault(series: Series, fault: Fault) -> Result<Row> {
             .ok_or_else(|| g.fail("the kernel logged no I/O error on the target"))?
             .to_string(),
     };
+    let kernel = match line_with(capture, "writing to inode") {
+        Some(ext4) if fault == Fault::Write => format!("{kernel}; {ext4}"),
+        _ => kernel,
+    };
     // The action that ran.
     let (action_line, power) = match fault {
         Fault::Write => (
@@ -467,8 +471,11 @@ fn run_fault(series: Series, fault: Fault) -> Result<Row> {
             "{d}: {:?}; vmcore-incomplete inode {ino}, {size} bytes, {}",
             left.names,
             match head {
-                Header::Kdump { status } =>
+                Header::Kdump { status } if status & INCOMPLETE != 0 =>
                     format!("kdump header, status {status:#x} (INCOMPLETE set)"),
+                Header::Kdump { status } => format!(
+                    "kdump header, status {status:#x} (INCOMPLETE not set: the file system went read-only)"
+                ),
                 Header::Other(b) => format!("no kdump header on the disk (starts {b:02x?})"),
             }
         ),
