@@ -450,19 +450,21 @@ fn run_fault(series: Series, fault: Fault) -> Result<Row> {
             );
         }
     }
-    // Where the file system stays writable (the data writes fail, or space runs out), the
-    // header that reached the disk says INCOMPLETE. A failed flush aborts the journal and
-    // ext4 turns read-only: the header cannot be marked, the file's name is the mark.
-    if let (Some((_, _, Header::Kdump { status })), Fault::Write | Fault::Enospc) =
-        (&left.incomplete, fault)
-    {
-        ensure!(
-            status & INCOMPLETE != 0,
-            "{}",
-            g.fail(format!(
-                "vmcore-incomplete has a kdump header without the INCOMPLETE flag (status {status:#x})"
-            ))
-        );
+    // Where the file system stays writable (the data writes fail, or space runs out),
+    // vmcore-incomplete is there and its header on the disk says INCOMPLETE (the writer
+    // rewrites it after the failure; before that was fixed it stayed zeros after EIO). A
+    // failed flush aborts the journal and ext4 turns read-only: the header cannot be
+    // marked there, the file's name is the mark.
+    if matches!(fault, Fault::Write | Fault::Enospc) {
+        match &left.incomplete {
+            Some((_, _, Header::Kdump { status })) if status & INCOMPLETE != 0 => {}
+            other => {
+                return Err(g.fail(format!(
+                    "expected vmcore-incomplete with an INCOMPLETE kdump header on the target, found {other:?} in {:?}",
+                    left.dir
+                )))
+            }
+        }
     }
     let mut file_state = match (&left.dir, &left.incomplete) {
         (None, _) => "no dump directory on the target".to_string(),
