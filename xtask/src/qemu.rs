@@ -47,6 +47,11 @@ pub enum Disk {
     /// A new qcow2 copy-on-write overlay `<name>.qcow2` over a raw base image that is never
     /// written (`qemu-img create -f qcow2 -b BASE -F raw`).
     Overlay { name: String, base: PathBuf },
+    /// An existing raw image behind QEMU's `blkdebug` driver, which fails the requests its
+    /// rule file `config` names (QEMU's docs/devel/testing/blkdebug.rst). Attached with
+    /// `cache=writeback`, not `unsafe`: with `unsafe` QEMU drops the guest's flushes before
+    /// blkdebug sees them, so a `flush_to_disk` rule would never fire.
+    Blkdebug { image: PathBuf, config: PathBuf },
 }
 
 /// How QEMU starts the guest.
@@ -152,11 +157,21 @@ impl Guest {
             .unwrap_or_else(|| lab_dir().join("vm").join(&spec.name));
         std::fs::create_dir_all(&dir).with_context(|| format!("mkdir {}", dir.display()))?;
         let mut disks = Vec::new();
-        let mut formats = Vec::new();
+        let mut drives = Vec::new();
         for d in &spec.disks {
             let (path, format) = make_disk(&dir, d)?;
+            drives.push(match d {
+                Disk::Blkdebug { config, .. } => format!(
+                    "driver=raw,file.driver=blkdebug,file.config={},file.image.driver=file,file.image.filename={},if=virtio,cache=writeback",
+                    config.display(),
+                    path.display()
+                ),
+                _ => format!(
+                    "file={},if=virtio,format={format},cache=unsafe",
+                    path.display()
+                ),
+            });
             disks.push(path);
-            formats.push(format);
         }
         let serial = dir.join("serial.log");
         let qmp_sock = dir.join("qmp.sock");
@@ -199,11 +214,8 @@ impl Guest {
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", qmp_sock.display()))
             .args(&spec.qemu_args);
-        for (d, format) in disks.iter().zip(&formats) {
-            cmd.arg("-drive").arg(format!(
-                "file={},if=virtio,format={format},cache=unsafe",
-                d.display()
-            ));
+        for drive in &drives {
+            cmd.arg("-drive").arg(drive);
         }
         let out = std::fs::File::create(dir.join("qemu.out"))?;
         cmd.stdin(Stdio::null())
@@ -380,6 +392,14 @@ pub fn extract_block(log: &str, tag: &str) -> Option<String> {
 /// Create (or check) one disk; returns its path and QEMU format.
 fn make_disk(dir: &Path, d: &Disk) -> Result<(PathBuf, &'static str)> {
     match d {
+        Disk::Blkdebug { image, config } => {
+            for p in [image, config] {
+                if !p.exists() {
+                    bail!("{} does not exist", p.display());
+                }
+            }
+            Ok((image.clone(), "raw"))
+        }
         Disk::Existing(p) => {
             if !p.exists() {
                 bail!("disk {} does not exist", p.display());

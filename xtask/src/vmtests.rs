@@ -124,6 +124,11 @@ pub const TESTS: &[VmTest] = &[
         run: || kdump::rootfs_poweroff(Series::V6_1),
     },
     VmTest {
+        name: "kdump-faults-6.1",
+        about: "kdump save against real I/O faults (QEMU blkdebug EIO on write, EIO on flush; ENOSPC): failure reported, no vmcore left, failure_action runs (6.1)",
+        run: || kdump::faults(Series::V6_1),
+    },
+    VmTest {
         name: "reserve-service-6.1",
         about: "crashkernel=192M: kdump status sees the reservation; the SysV service loads and unloads (6.1)",
         run: || reserve::reserve_service(Series::V6_1),

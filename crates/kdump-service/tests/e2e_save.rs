@@ -267,7 +267,7 @@ fn full_file_system_leaves_incomplete_dump_and_runs_failure_action() {
     let r = save(&p, &o);
     assert_eq!(r.exit_code(), 1);
     let err = r.error.clone().unwrap();
-    assert!(err.contains("INCOMPLETE"), "{err}");
+    assert!(err.contains("the dump is incomplete"), "{err}");
     assert!(
         r.action.starts_with("shell") && r.action.contains("final action halt"),
         "{}",

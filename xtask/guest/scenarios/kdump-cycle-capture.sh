@@ -7,6 +7,9 @@
 #                         final_action poweroff
 #   kdumprs.conf=rootfs   ext4 LABEL=missing, failure_action dump_to_rootfs (root fs: vda
 #                         mounted on /sysroot, as the capture initramfs would), poweroff
+#   kdumprs.conf=faulty   ext4 LABEL=faulty (a disk behind QEMU's blkdebug, or too small),
+#                         failure_action kdumprs.failure (default poweroff), final_action
+#                         poweroff; kdumprs.sysroot=vda mounts vda on /sysroot (dump_to_rootfs)
 #   kdumprs.conf=nfs      nfs 10.0.2.2:/export (kdumprs.nfsport: mountd and nfsd on the host;
 #                         kdump save adds addr=10.0.2.2 itself)
 #   kdumprs.action=run    run the final/failure action for real (default: --no-action)
@@ -22,6 +25,13 @@ rootfs)
     mkdir -p /sysroot && mount -t ext4 /dev/vda /sysroot || exit 1
     target="ext4 LABEL=missing"
     tail="failure_action dump_to_rootfs
+final_action poweroff" ;;
+faulty)
+    if [ "$(karg kdumprs.sysroot)" = vda ]; then
+        mkdir -p /sysroot && mount -t ext4 /dev/vda /sysroot || exit 1
+    fi
+    target="ext4 LABEL=faulty"
+    tail="failure_action $(karg kdumprs.failure poweroff)
 final_action poweroff" ;;
 nfs)
     for m in sunrpc grace lockd nfs_acl netfs fscache nfs nfsv3 e1000; do

@@ -6,7 +6,10 @@
 //! back without mounting (debugfs); pages are compared with crates/kdump-service's
 //! `dump-diff` example.
 
+mod faults;
 mod nfsd;
+
+pub use faults::faults;
 
 use super::expect;
 use crate::initramfs;
