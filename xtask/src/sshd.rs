@@ -120,8 +120,13 @@ impl Sshd {
         let conf = dir.join("sshd_config");
         std::fs::write(&conf, config)?;
         let log = dir.join("sshd.log");
-        output(Command::new("/usr/sbin/sshd").arg("-t").arg("-f").arg(&conf))
-            .context("sshd -t (configuration test)")?;
+        output(
+            Command::new("/usr/sbin/sshd")
+                .arg("-t")
+                .arg("-f")
+                .arg(&conf),
+        )
+        .context("sshd -t (configuration test)")?;
         let child = Command::new("/usr/sbin/sshd")
             .args(["-D", "-f"])
             .arg(&conf)
@@ -221,9 +226,14 @@ mod tests {
     fn the_lab_sshd_takes_the_client_key_and_sets_home() {
         let dir = crate::util::lab_dir().join("sshd-selftest");
         let s = Sshd::start(&dir).expect("sshd starts");
-        let home = s.ssh("echo $HOME; cd; pwd").expect("ssh with the client key");
+        let home = s
+            .ssh("echo $HOME; cd; pwd")
+            .expect("ssh with the client key");
         let want = s.home().display().to_string();
-        assert_eq!(home.lines().collect::<Vec<_>>(), [want.as_str(), want.as_str()]);
+        assert_eq!(
+            home.lines().collect::<Vec<_>>(),
+            [want.as_str(), want.as_str()]
+        );
         // another key is refused
         let other = s.dir.join("other_key");
         keygen("ed25519", &other, "not authorized").unwrap();

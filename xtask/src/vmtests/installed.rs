@@ -420,7 +420,11 @@ fn check_ssh_dump(g: &Guest, ssh: &Sshd) -> Result<(PathBuf, u64)> {
             .arg(&vmcore)
             .arg(&log),
     )
-    .map_err(|e| bad(format!("makedumpfile --dump-dmesg of the reassembled dump: {e:#}")))?;
+    .map_err(|e| {
+        bad(format!(
+            "makedumpfile --dump-dmesg of the reassembled dump: {e:#}"
+        ))
+    })?;
     ensure!(
         std::fs::read_to_string(&log)?.contains(SYSRQ),
         "{}",
