@@ -16,6 +16,7 @@ mod man;
 mod qemu;
 mod qmp;
 mod setup;
+mod sshd;
 mod test;
 mod util;
 mod vmtests;

@@ -35,7 +35,7 @@ pub struct VmTest {
 pub const TESTS: &[VmTest] = &[
     VmTest {
         name: "installed-kdump",
-        about: "Debian 12 installed image through GRUB: apt install, reset-crashkernel, enable --now kdump, kdump test --yes; our capture image saves /var/crash/*/vmcore and reboots",
+        about: "Debian 12 installed image through GRUB: apt install, reset-crashkernel, enable --now kdump, kdump test --yes; our capture image saves /var/crash/*/vmcore and reboots; then xfs by UUID=, then ssh to a real sshd on the host",
         run: installed::installed_kdump,
     },
     VmTest {

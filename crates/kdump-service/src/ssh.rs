@@ -252,9 +252,31 @@ fn known_host_name(host: &str, port: u16) -> String {
     }
 }
 
+/// The home directory of `uid` in passwd(5) text (its sixth field), None when the user has
+/// no entry, or an empty or relative one.
+pub fn home_in_passwd(passwd: &str, uid: u32) -> Option<PathBuf> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 7 && f[2].parse() == Ok(uid) && f[5].starts_with('/'))
+            .then(|| PathBuf::from(f[5]))
+    })
+}
+
+/// The home of the user running us: `$HOME`, or when it is unset or empty (a systemd unit,
+/// cron, a bare `env -i`) the passwd entry of the effective uid, as ssh itself finds
+/// `~/.ssh`. ssh-copy-id needs it: it makes its temporary directory in `~/.ssh`.
+fn user_home() -> Option<PathBuf> {
+    match std::env::var_os("HOME") {
+        Some(h) if !h.is_empty() => Some(PathBuf::from(h)),
+        _ => std::fs::read_to_string("/etc/passwd")
+            .ok()
+            .and_then(|t| home_in_passwd(&t, rustix::process::geteuid().as_raw())),
+    }
+}
+
 /// The known_hosts files this machine trusts: those named by a `UserKnownHostsFile=` option,
 /// else ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts.
-fn trusted_files(options: &[String]) -> Vec<PathBuf> {
+fn trusted_files(options: &[String], home: Option<&Path>) -> Vec<PathBuf> {
     let named: Vec<PathBuf> = options
         .iter()
         .filter_map(|o| {
@@ -269,8 +291,8 @@ fn trusted_files(options: &[String]) -> Vec<PathBuf> {
         return named;
     }
     let mut v = Vec::new();
-    if let Some(home) = std::env::var_os("HOME") {
-        v.push(Path::new(&home).join(".ssh/known_hosts"));
+    if let Some(home) = home {
+        v.push(home.join(".ssh/known_hosts"));
     }
     v.push("/etc/ssh/ssh_known_hosts".into());
     v
@@ -345,12 +367,13 @@ pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propag
         generated = true;
     }
     check_key(key)?;
+    let home = user_home();
     let pins = known_hosts_path(key);
     let host = address.rsplit_once('@').map_or(address, |(_, h)| h);
     let name = known_host_name(host, port_of(options));
     let mut host_key_from = "known_hosts";
     if known_lines(&name, &pins).is_empty() {
-        let lines: Vec<String> = trusted_files(options)
+        let lines: Vec<String> = trusted_files(options, home.as_deref())
             .iter()
             .flat_map(|f| known_lines(&name, f))
             .collect();
@@ -374,7 +397,11 @@ pub fn propagate(address: &str, key: &Path, options: &[String]) -> Result<Propag
         opts.push(o.clone());
     }
     let pubkey = PathBuf::from(format!("{}.pub", key.display()));
-    let copy_id = Command::new("ssh-copy-id")
+    let mut copy_id = Command::new("ssh-copy-id");
+    if let Some(h) = &home {
+        copy_id.env("HOME", h);
+    }
+    let copy_id = copy_id
         .arg("-i")
         .arg(&pubkey)
         .args(&opts)
@@ -464,8 +491,30 @@ mod tests {
         assert_eq!(known_host_name("127.0.0.1", 2222), "[127.0.0.1]:2222");
         assert_eq!(known_host_name("[fd00::1]", 2222), "[fd00::1]:2222");
         assert_eq!(
-            trusted_files(&["UserKnownHostsFile=/a /b".into()]),
+            trusted_files(&["UserKnownHostsFile=/a /b".into()], Some(Path::new("/h"))),
             [PathBuf::from("/a"), PathBuf::from("/b")]
         );
+        assert_eq!(
+            trusted_files(&[], Some(Path::new("/h"))),
+            [
+                PathBuf::from("/h/.ssh/known_hosts"),
+                PathBuf::from("/etc/ssh/ssh_known_hosts")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_home_comes_from_passwd_by_uid() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+                      odd:x:7:7::relative:/bin/sh\n\
+                      short:x:8\n\
+                      u:x:1000:1000:A User,,,:/home/u:/bin/bash\n";
+        assert_eq!(home_in_passwd(passwd, 0), Some(PathBuf::from("/root")));
+        assert_eq!(home_in_passwd(passwd, 1000), Some(PathBuf::from("/home/u")));
+        assert_eq!(home_in_passwd(passwd, 7), None);
+        assert_eq!(home_in_passwd(passwd, 8), None);
+        assert_eq!(home_in_passwd(passwd, 4242), None);
+        assert_eq!(home_in_passwd("", 0), None);
     }
 }

@@ -4,8 +4,12 @@ use crate::deb;
 use crate::debian_image::{self, Init};
 use crate::installed::{self, Scenario};
 use crate::qemu::{Disk, Guest};
-use anyhow::{ensure, Result};
-use std::path::PathBuf;
+use crate::sshd::{self, Sshd};
+use crate::util::{lab_dir, output};
+use anyhow::{ensure, Context, Result};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -15,6 +19,10 @@ const INSTALLED_KDUMP: &str = include_str!("../../guest/debian/scenarios/install
 const CRASH: &str = "KDUMPRS-CRASH";
 const CAPTURE_UP: &str = "kdump: capture kernel init";
 const SAVED: &str = "kdump: saving vmcore complete";
+/// The third crash (the ssh target), the capture init's network line, the ssh dump saved.
+const CRASH_SSH: &str = "KDUMPRS-CRASH step=5";
+const NET_UP: &str = "kdump: network: ";
+const SAVED_SSH: &str = "kdump: saving vmcore complete: root@";
 
 fn want(g: &Guest, pairs: &[(&str, &str)]) -> Result<()> {
     let r = g.results();
@@ -186,12 +194,35 @@ pub fn installed_deb(init: Init) -> Result<()> {
 /// install, reset-crashkernel + reboot, `systemctl enable --now kdump` (builds our capture
 /// image and loads it), `kdump test --yes`; the capture kernel boots our image, whose init
 /// saves the dump and reboots; back in the first kernel the dump is complete and private, and
-/// makedumpfile reads its log up to the sysrq line; then reinstall, upgrade (a conffile edit
-/// kept) and purge (nothing left), as installed-deb checks them under SysV.
+/// makedumpfile reads its log up to the sysrq line; a second crash to xfs by UUID=; a third
+/// to ssh: a real sshd on the host's loopback ([`Sshd`]), reached through QEMU's guestfwd as
+/// `root@10.0.2.100`, the key placed and `kdump propagate`d, the capture kernel's network set
+/// up from the recorded config and the flattened dump streamed over ssh, checked on the
+/// host's side ([`check_ssh_dump`]); then reinstall, upgrade (a conffile edit kept) and purge
+/// (nothing left), as installed-deb checks them under SysV.
 pub fn installed_kdump() -> Result<()> {
     let t = Instant::now();
     let (img, mut sc, _) = prepare(Init::Systemd, "installed-kdump", INSTALLED_KDUMP)?;
-    sc.marks = vec![CRASH, CAPTURE_UP, SAVED];
+    sc.marks = vec![CRASH, CAPTURE_UP, SAVED, CRASH_SSH, NET_UP, SAVED_SSH];
+    // The ssh target's server: a real sshd on the host's loopback, 10.0.2.100:22 in the guest.
+    let ssh = Sshd::start(&lab_dir().join("vm/installed-kdump-sshd"))?;
+    let env = ssh.dir.join("ssh.env");
+    std::fs::write(
+        &env,
+        format!(
+            "SSH_SERVER=root@{}\nSSH_PATH={}\n",
+            sshd::GUEST_ADDR,
+            ssh.dump_root().display()
+        ),
+    )?;
+    sc.files.push(("ssh.env".into(), env));
+    sc.files
+        .push(("kdump_id_rsa".into(), ssh.client_key.clone()));
+    sc.files.push((
+        "kdump_id_rsa.pub".into(),
+        ssh.client_key.with_extension("pub"),
+    ));
+    sc.qemu_args = ssh.guestfwd_nic();
     // /dev/vdc: the second target, made xfs by the guest
     sc.disks.push(Disk::Blank {
         name: "xfs".into(),
@@ -235,8 +266,19 @@ pub fn installed_kdump() -> Result<()> {
             ("xfs_sysrq", "1"),
             // disk_dump_header.status: DUMP_DH_COMPRESSED_ZLIB (-c)
             ("xfs_zlib", "1"),
+            ("propagate_rc", "0"),
+            ("ssh_pinned", "1"),
+            ("ssh_restart_rc", "0"),
+            ("ssh_loaded", "1"),
+            ("ssh_list_rc", "0"),
+            ("ssh_img_ssh", "1"),
+            ("ssh_img_key", "1"),
+            ("ssh_img_known", "1"),
+            ("ssh_img_nic", "1"),
+            ("ssh_back", "1"),
         ],
     )?;
+    let ssh_dump = check_ssh_dump(g, &ssh)?;
     let r = g.results();
     let files = r.get("files").cloned().unwrap_or_default();
     ensure!(
@@ -268,6 +310,31 @@ pub fn installed_kdump() -> Result<()> {
         (Some(c), Some(t)) => format!("{:.0} s", t - c),
         _ => "?".into(),
     };
+    // The ssh cycle: the first of each mark after the third crash.
+    let after = |m: &str, from: Option<f64>| {
+        from.and_then(|f| {
+            out.marks
+                .iter()
+                .find(|(k, t)| k == m && *t >= f)
+                .map(|(_, t)| *t)
+        })
+    };
+    let ssh_crash = at(CRASH_SSH);
+    let gap = |t: Option<f64>| match (ssh_crash, t) {
+        (Some(c), Some(t)) => format!("{:.0} s", t - c),
+        _ => "?".into(),
+    };
+    eprintln!(
+        "  installed-kdump ssh: sysrq-c to capture init {}, to network up {}, to dump complete \
+         {}, to the first kernel's boot service {}; {} ({} bytes flattened)",
+        gap(after(CAPTURE_UP, ssh_crash)),
+        gap(after(NET_UP, ssh_crash)),
+        gap(after(SAVED_SSH, ssh_crash)),
+        gap(out.boots.get(4).copied()),
+        ssh_dump.0.display(),
+        ssh_dump.1,
+    );
+    drop(ssh);
     // The first kernel is back when boot 3's payload (the lab's boot service) runs.
     eprintln!(
         "  installed-kdump: sysrq-c to capture init {}, to dump complete {}, to the first \
@@ -283,4 +350,113 @@ pub fn installed_kdump() -> Result<()> {
         t.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The ssh dump on the host's sshd side: one `<guest address>-<date>/` directory (0700) in
+/// the sshd's dump root holding `vmcore.flat` and `vmcore-dmesg.txt` (0600) and nothing
+/// incomplete, as kdump-utils names them; makedumpfile -R reassembles the flattened stream
+/// and Debian's makedumpfile reads its log up to the sysrq line. Returns the directory and
+/// the flattened size.
+fn check_ssh_dump(g: &Guest, ssh: &Sshd) -> Result<(PathBuf, u64)> {
+    let root = ssh.dump_root();
+    let dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("{}", root.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let bad = |msg: String| {
+        g.fail(format!(
+            "{msg}\n----- sshd log ({}) -----\n{}",
+            ssh.log.display(),
+            crate::util::tail(&ssh.log, 40)
+        ))
+    };
+    let [dir] = dirs.as_slice() else {
+        return Err(bad(format!(
+            "expected one dump directory in {}, found {dirs:?}",
+            root.display()
+        )));
+    };
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    ensure!(
+        name.starts_with("10.0.2.15-"),
+        "{}",
+        bad(format!(
+            "the dump directory {name} is not named after the guest's address 10.0.2.15"
+        ))
+    );
+    let mut files: Vec<String> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    ensure!(
+        files == ["vmcore-dmesg.txt", "vmcore.flat"],
+        "{}",
+        bad(format!("{} holds {files:?}", dir.display()))
+    );
+    let mode = |p: &Path| -> Result<u32> { Ok(std::fs::metadata(p)?.permissions().mode() & 0o777) };
+    let flat = dir.join("vmcore.flat");
+    let dmesg = dir.join("vmcore-dmesg.txt");
+    let modes = (mode(dir)?, mode(&flat)?, mode(&dmesg)?);
+    ensure!(
+        modes == (0o700, 0o600, 0o600),
+        "{}",
+        bad(format!(
+            "modes of the dump dir, vmcore.flat, vmcore-dmesg.txt: {:o} {:o} {:o}",
+            modes.0, modes.1, modes.2
+        ))
+    );
+    const SYSRQ: &str = "sysrq: Trigger a crash";
+    let text = std::fs::read_to_string(&dmesg)?;
+    ensure!(
+        text.contains(SYSRQ),
+        "{}",
+        bad(format!("{} has no `{SYSRQ}` line", dmesg.display()))
+    );
+    // Reassemble outside the sshd's tree, then read the log with Debian's makedumpfile.
+    let work = lab_dir().join("vm/installed-kdump/ssh-check");
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work)?;
+    let vmcore = work.join("vmcore");
+    let r = Command::new("makedumpfile")
+        .arg("-R")
+        .arg(&vmcore)
+        .stdin(std::fs::File::open(&flat)?)
+        .output()
+        .context("makedumpfile -R")?;
+    ensure!(
+        r.status.success(),
+        "{}",
+        bad(format!(
+            "makedumpfile -R {} < vmcore.flat: {}: {}",
+            vmcore.display(),
+            r.status,
+            String::from_utf8_lossy(&r.stderr)
+        ))
+    );
+    let log = work.join("dmesg.txt");
+    output(
+        Command::new("makedumpfile")
+            .arg("--dump-dmesg")
+            .arg(&vmcore)
+            .arg(&log),
+    )
+    .map_err(|e| {
+        bad(format!(
+            "makedumpfile --dump-dmesg of the reassembled dump: {e:#}"
+        ))
+    })?;
+    ensure!(
+        std::fs::read_to_string(&log)?.contains(SYSRQ),
+        "{}",
+        bad(format!(
+            "the dump's log ({}, makedumpfile --dump-dmesg) has no `{SYSRQ}` line",
+            log.display()
+        ))
+    );
+    Ok((dir.clone(), flat.metadata()?.len()))
 }

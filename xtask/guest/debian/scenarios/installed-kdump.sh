@@ -9,15 +9,24 @@
 #         service loaded the capture kernel at boot. Then a second target: xfs by UUID= on
 #         the blank disk /dev/vdc, -c; kdump status says the image is stale; kdump restart
 #         rebuilds it (now with xfs and vdc's driver chain); kdump test --yes again
-# boot 4: the second dump is on the xfs disk; then the package's life: reinstall, upgrade (a
-#         conffile edit kept), purge (nothing left but the dumps and the admin's GRUB backup)
-# Payload: kdump-rs_*-1_amd64.deb and kdump-rs_*-2_amd64.deb (the upgrade).
+# boot 4: the second dump is on the xfs disk. Then a third target: ssh to the host's sshd
+#         (xtask/src/sshd.rs), which QEMU's guestfwd puts at 10.0.2.100:22: the key placed
+#         as kdump.conf's sshkey, `kdump propagate` (pins the server's host key), kdump
+#         restart (the image now holds ssh, the key, its known_hosts, the NIC's driver and
+#         the recorded network), kdump test --yes
+# capture kernel: the network from the recorded config, the flattened dump streamed over ssh
+# boot 5: the package's life: reinstall, upgrade (a conffile edit kept), purge (nothing left
+#         but the dumps and the admin's GRUB backup). The host checks the ssh dump itself.
+# Payload: kdump-rs_*-1_amd64.deb and kdump-rs_*-2_amd64.deb (the upgrade); kdump_id_rsa(.pub)
+# (the client key the host's sshd authorizes) and ssh.env (SSH_SERVER, SSH_PATH: the server's
+# address and the dump directory on it).
 
-# files whose names contain kdump, on the root file system, but for these lists, the dumps and
-# the backup of /etc/default/grub that reset-crashkernel leaves (the admin's file: kept)
+# files whose names contain kdump, on the root file system, but for these lists, the dumps,
+# the backup of /etc/default/grub that reset-crashkernel leaves and /root/.ssh (the ssh key the
+# admin placed and the host-key pins `kdump propagate` wrote beside it): the admin's files, kept
 kdump_files() {
 	find / -xdev \( -path '/var/lib/lab-kdump-files*' -o -path /etc/default/grub.kdump-bak \
-		-o -path /var/crash \) -prune -o -name '*kdump*' -print 2>/dev/null | sort
+		-o -path /var/crash -o -path /root/.ssh \) -prune -o -name '*kdump*' -print 2>/dev/null | sort
 }
 
 step_1() {
@@ -92,6 +101,37 @@ step_4() {
 	result xfs_sysrq "$(grep -c 'sysrq: Trigger a crash' /tmp/mdf2.txt)"
 	result xfs_zlib "$(od -An -tu4 -j424 -N4 "$d/vmcore" | tr -d ' ')"
 	umount /mnt/x
+	# the third target: ssh, as a kdumpctl user sets it up
+	. /payload/ssh.env
+	install -d -m 700 /root/.ssh
+	install -m 600 /payload/kdump_id_rsa /root/.ssh/kdump_id_rsa
+	install -m 644 /payload/kdump_id_rsa.pub /root/.ssh/kdump_id_rsa.pub
+	printf 'ssh %s\nsshkey /root/.ssh/kdump_id_rsa\npath %s\ncore_collector makedumpfile -F -l --message-level 7 -d 31\n' \
+		"$SSH_SERVER" "$SSH_PATH" > /etc/kdump.conf
+	block SSH_CONF cat /etc/kdump.conf
+	check propagate kdump propagate
+	result ssh_pinned "$(grep -c . /root/.ssh/kdump_id_rsa.known_hosts 2>/dev/null)"
+	check ssh_restart kdump restart
+	result ssh_loaded "$(cat /sys/kernel/kexec_crash_loaded)"
+	kdump build-initrd --list -o /tmp/list3.img > /tmp/list3.txt 2>&1
+	result ssh_list_rc $?
+	block SSH_LIST cat /tmp/list3.txt
+	result ssh_img_ssh "$(grep -c '/usr/bin/ssh ' /tmp/list3.txt)"
+	result ssh_img_key "$(grep -c '/root/.ssh/kdump_id_rsa ' /tmp/list3.txt)"
+	result ssh_img_known "$(grep -c '/root/.ssh/kdump_id_rsa.known_hosts ' /tmp/list3.txt)"
+	result ssh_img_nic "$(grep -c '/e1000.ko' /tmp/list3.txt)"
+	block SSH_NET ip -4 addr show
+	echo 5 > "$STATE"
+	sync
+	echo "KDUMPRS-CRASH step=5 uptime=$(uptime_s)"
+	kdump test --yes
+	sleep 60
+	fail "still alive 60 s after the third kdump test --yes"
+}
+
+step_5() {
+	wait_system
+	result ssh_back 1
 	deb1=$(ls /payload/kdump-rs_*-1_amd64.deb)
 	deb2=$(ls /payload/kdump-rs_*-2_amd64.deb)
 	check reinstall dpkg -i "$deb1"
