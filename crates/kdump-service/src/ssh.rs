@@ -95,6 +95,13 @@ fn check(what: &str, out: std::io::Result<std::process::Output>) -> Result<(), S
     }
 }
 
+/// The `-o` options that bound how long an ssh call can wait on a silent server.
+pub const BOUNDED_OPTIONS: [&str; 3] = [
+    "ConnectTimeout=30",
+    "ServerAliveInterval=15",
+    "ServerAliveCountMax=4",
+];
+
 impl SshTarget {
     /// The options every ssh call gets.
     /// The pinned host keys come first: ssh keeps the first value of an option, so extra
@@ -118,6 +125,14 @@ impl SshTarget {
         for o in &self.options {
             a.push("-o".into());
             a.push(o.clone());
+        }
+        // Bounded time (after the extra options, which may set them otherwise): a server
+        // that does not answer fails the connection in 30 s, and one that stops answering
+        // mid-dump (cable cut, server gone) fails the stream in about a minute, so the
+        // capture kernel reports it and runs failure_action instead of hanging.
+        for o in BOUNDED_OPTIONS {
+            a.push("-o".into());
+            a.push(o.to_string());
         }
         a
     }
@@ -478,7 +493,7 @@ mod tests {
         };
         assert_eq!(
             t.args().join(" "),
-            "-i /k -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/k.known_hosts -o GlobalKnownHostsFile=/dev/null -o Port=2222"
+            "-i /k -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=/k.known_hosts -o GlobalKnownHostsFile=/dev/null -o Port=2222 -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
         );
     }
 
