@@ -234,6 +234,31 @@ pub fn load_modules<'a>(
         .collect()
 }
 
+/// Make `name` resolve to `address` in the capture system under `root`, which has no name
+/// service: a line `ADDRESS NAME` added to etc/hosts and, when there is no
+/// etc/nsswitch.conf, one saying `hosts: files` (glibc reads /etc/hosts itself, no NSS
+/// module needed). For an ssh target given by name: ssh then connects to the address found
+/// when the image was built, and checks the host key pinned under that name.
+pub fn pin_host_name(root: &Path, name: &str, address: std::net::IpAddr) -> Result<(), String> {
+    if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '#') {
+        return Err(format!("{name:?} is not a host name"));
+    }
+    let etc = root.join("etc");
+    std::fs::create_dir_all(&etc).map_err(|e| format!("{}: {e}", etc.display()))?;
+    let hosts = etc.join("hosts");
+    let mut text = std::fs::read_to_string(&hosts).unwrap_or_default();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(&format!("{address} {name}\n"));
+    std::fs::write(&hosts, text).map_err(|e| format!("{}: {e}", hosts.display()))?;
+    let nss = etc.join("nsswitch.conf");
+    if !nss.exists() {
+        std::fs::write(&nss, "hosts: files\n").map_err(|e| format!("{}: {e}", nss.display()))?;
+    }
+    Ok(())
+}
+
 /// Waits, polling every `step`, until `device` can be resolved among the block devices under
 /// `root` (LABEL=/UUID= by probing superblocks, since no udev runs), or `wait` has passed.
 /// The error names the device, the time waited and what was probed.
@@ -309,6 +334,45 @@ pub fn reap_zombies() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_name_is_pinned_to_its_build_time_address() {
+        let dir = std::env::temp_dir().join(format!("kdump-pin-host-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        struct D(PathBuf);
+        impl D {
+            fn path(&self) -> &Path {
+                &self.0
+            }
+        }
+        let d = D(dir);
+        let a: std::net::IpAddr = "192.0.2.7".parse().unwrap();
+        pin_host_name(d.path(), "backup.example", a).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("etc/hosts")).unwrap(),
+            "192.0.2.7 backup.example\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("etc/nsswitch.conf")).unwrap(),
+            "hosts: files\n"
+        );
+        // An existing hosts file is kept, an existing nsswitch.conf is not replaced.
+        std::fs::write(d.path().join("etc/hosts"), "127.0.0.1 localhost").unwrap();
+        std::fs::write(d.path().join("etc/nsswitch.conf"), "hosts: files dns\n").unwrap();
+        pin_host_name(d.path(), "b2", a).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("etc/hosts")).unwrap(),
+            "127.0.0.1 localhost\n192.0.2.7 b2\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("etc/nsswitch.conf")).unwrap(),
+            "hosts: files dns\n"
+        );
+        for bad in ["", "a b", "x#y", "a\nb"] {
+            assert!(pin_host_name(d.path(), bad, a).is_err(), "{bad:?}");
+        }
+        let _ = std::fs::remove_dir_all(d.path());
+    }
     use std::process::{Command, ExitStatus};
     use std::sync::Mutex;
 

@@ -346,6 +346,17 @@ fn run_capture(sys: &SystemRef, root: &Path) -> Result<(), String> {
                 *server = a.to_string();
             }
         }
+        TargetPlan::Ssh { host, .. } => {
+            // Given by name: the name resolves to the address found at build time, so that
+            // ssh checks the host key pinned under that name.
+            let bare = host.trim_start_matches('[').trim_end_matches(']');
+            if let (Some(a), Err(_)) = (info.server_address, bare.parse::<std::net::IpAddr>()) {
+                match capture::pin_host_name(root, bare, a.into()) {
+                    Ok(()) => say(format!("{bare} is {a} (found when the image was built)")),
+                    Err(e) => say(format!("cannot pin {bare} to {a}: {e}")),
+                }
+            }
+        }
         _ => {}
     }
     say(format!(
