@@ -279,6 +279,13 @@ pub fn installed_kdump() -> Result<()> {
         ],
     )?;
     let ssh_dump = check_ssh_dump(g, &ssh)?;
+    // The server was given by name: the capture init mapped it to the build-time address.
+    let pinned = format!("kdump-dumphost is {}", sshd::GUEST_ADDR);
+    ensure!(
+        g.log().contains(&pinned),
+        "{}",
+        g.fail(format!("no \"{pinned}\" from the capture init"))
+    );
     let r = g.results();
     let files = r.get("files").cloned().unwrap_or_default();
     ensure!(

@@ -106,8 +106,11 @@ step_4() {
 	install -d -m 700 /root/.ssh
 	install -m 600 /payload/kdump_id_rsa /root/.ssh/kdump_id_rsa
 	install -m 644 /payload/kdump_id_rsa.pub /root/.ssh/kdump_id_rsa.pub
-	printf 'ssh %s\nsshkey /root/.ssh/kdump_id_rsa\npath %s\ncore_collector makedumpfile -F -l --message-level 7 -d 31\n' \
-		"$SSH_SERVER" "$SSH_PATH" > /etc/kdump.conf
+	# the server by name, as most kdump.conf files give it (/etc/hosts here; the capture
+	# image has no name service: kdump init maps the name to the address found at build time)
+	echo "${SSH_SERVER#*@} kdump-dumphost" >> /etc/hosts
+	printf 'ssh %s@kdump-dumphost\nsshkey /root/.ssh/kdump_id_rsa\npath %s\ncore_collector makedumpfile -F -l --message-level 7 -d 31\n' \
+		"${SSH_SERVER%@*}" "$SSH_PATH" > /etc/kdump.conf
 	block SSH_CONF cat /etc/kdump.conf
 	check propagate kdump propagate
 	result ssh_pinned "$(grep -c . /root/.ssh/kdump_id_rsa.known_hosts 2>/dev/null)"
