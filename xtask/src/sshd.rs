@@ -6,7 +6,7 @@
 //!
 //! Guests reach it through QEMU's user network with [`Sshd::guestfwd_nic`]: a connection to
 //! `GUEST_ADDR:22` inside the guest is relayed (one `socat` per connection) to the sshd, so
-//! the guest's kdump.conf says `ssh root@10.0.2.100`, as a kdumpctl user writes it (kdump.conf
+//! the guest's kdump.conf says `ssh root@<a name for 10.0.2.100>`, as a kdumpctl user writes it (kdump.conf
 //! has no port syntax).
 //!
 //! The logins run as the host's root (the only account a test may use without changing the

@@ -196,7 +196,7 @@ pub fn installed_deb(init: Init) -> Result<()> {
 /// saves the dump and reboots; back in the first kernel the dump is complete and private, and
 /// makedumpfile reads its log up to the sysrq line; a second crash to xfs by UUID=; a third
 /// to ssh: a real sshd on the host's loopback ([`Sshd`]), reached through QEMU's guestfwd as
-/// `root@10.0.2.100`, the key placed and `kdump propagate`d, the capture kernel's network set
+/// `root@kdump-dumphost` (10.0.2.100 by the guest's /etc/hosts), the key placed and `kdump propagate`d, the capture kernel's network set
 /// up from the recorded config and the flattened dump streamed over ssh, checked on the
 /// host's side ([`check_ssh_dump`]); then reinstall, upgrade (a conffile edit kept) and purge
 /// (nothing left), as installed-deb checks them under SysV.
