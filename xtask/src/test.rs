@@ -67,30 +67,9 @@ pub fn test(opts: Opts) -> Result<()> {
         .filter(|&s| s > 0);
     let stages: std::cell::RefCell<Vec<Stage>> = std::cell::RefCell::new(Vec::new());
     let stage = |name: &str, f: &mut dyn FnMut() -> Result<String>| {
-        eprintln!("===== [test] {name}");
-        let t = Instant::now();
-        let r = f();
-        let seconds = t.elapsed().as_secs_f64();
-        let (ok, note) = match r {
-            Ok(n) => (true, n),
-            Err(e) => {
-                eprintln!("[test] {name} FAILED: {e:#}");
-                (
-                    false,
-                    format!("{e:#}").lines().next().unwrap_or("").to_string(),
-                )
-            }
-        };
-        eprintln!(
-            "[test] {name}: {} in {seconds:.1} s",
-            if ok { "ok" } else { "FAILED" }
-        );
-        stages.borrow_mut().push(Stage {
-            name: name.into(),
-            ok,
-            seconds,
-            note,
-        });
+        let s = timed(name, f);
+        let ok = s.ok;
+        stages.borrow_mut().push(s);
         ok
     };
     let total = Instant::now();
@@ -164,6 +143,35 @@ pub fn test(opts: Opts) -> Result<()> {
     summary(&stages, total)
 }
 
+/// Run one stage: its header line, `f` timed, its outcome line (and the error when it
+/// failed); the stage's note is what `f` returned, or the error's first line.
+fn timed(name: &str, f: impl FnOnce() -> Result<String>) -> Stage {
+    eprintln!("===== [test] {name}");
+    let t = Instant::now();
+    let r = f();
+    let seconds = t.elapsed().as_secs_f64();
+    let (ok, note) = match r {
+        Ok(n) => (true, n),
+        Err(e) => {
+            eprintln!("[test] {name} FAILED: {e:#}");
+            (
+                false,
+                format!("{e:#}").lines().next().unwrap_or("").to_string(),
+            )
+        }
+    };
+    eprintln!(
+        "[test] {name}: {} in {seconds:.1} s",
+        if ok { "ok" } else { "FAILED" }
+    );
+    Stage {
+        name: name.into(),
+        ok,
+        seconds,
+        note,
+    }
+}
+
 /// How many guests run at once: `--vm-jobs N`, else `KDUMP_RS_VM_JOBS`, else [`VM_JOBS`]
 /// (never more than the machine's cores: every guest is one TCG vCPU, a busy core).
 fn vm_jobs(asked: Option<usize>) -> usize {
@@ -196,31 +204,13 @@ fn run_vm_tests(tests: &[&vmtests::VmTest], jobs: usize) -> Vec<Stage> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(t) = tests.get(i) else { break };
-                let name = format!("vm {}", t.name);
-                eprintln!("===== [test] {name}");
-                let start = Instant::now();
-                let r = std::panic::catch_unwind(|| (t.run)())
-                    .unwrap_or_else(|p| Err(anyhow::anyhow!("panicked: {}", panic_text(&p))));
-                let seconds = start.elapsed().as_secs_f64();
-                let (ok, note) = match r {
-                    Ok(()) => (true, t.about.to_string()),
-                    Err(e) => {
-                        eprintln!("[test] {name} FAILED: {e:#}");
-                        let first = format!("{e:#}").lines().next().unwrap_or("").to_string();
-                        (false, first)
-                    }
-                };
-                eprintln!(
-                    "[test] {name}: {} in {seconds:.1} s",
-                    if ok { "ok" } else { "FAILED" }
-                );
+                let s = timed(&format!("vm {}", t.name), || {
+                    std::panic::catch_unwind(|| (t.run)())
+                        .unwrap_or_else(|p| Err(anyhow::anyhow!("panicked: {}", panic_text(&p))))
+                        .map(|()| t.about.to_string())
+                });
                 if let Ok(mut d) = done.lock() {
-                    d[i] = Some(Stage {
-                        name,
-                        ok,
-                        seconds,
-                        note,
-                    });
+                    d[i] = Some(s);
                 }
             });
         }
