@@ -334,47 +334,40 @@ pub fn reap_zombies() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::{Command, ExitStatus};
+    use std::sync::Mutex;
 
     #[test]
     fn a_host_name_is_pinned_to_its_build_time_address() {
-        let dir = std::env::temp_dir().join(format!("kdump-pin-host-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        struct D(PathBuf);
-        impl D {
-            fn path(&self) -> &Path {
-                &self.0
-            }
-        }
-        let d = D(dir);
+        let d = std::env::temp_dir().join(format!("kdump-pin-host-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
         let a: std::net::IpAddr = "192.0.2.7".parse().unwrap();
-        pin_host_name(d.path(), "backup.example", a).unwrap();
+        pin_host_name(d.as_path(), "backup.example", a).unwrap();
         assert_eq!(
-            std::fs::read_to_string(d.path().join("etc/hosts")).unwrap(),
+            std::fs::read_to_string(d.as_path().join("etc/hosts")).unwrap(),
             "192.0.2.7 backup.example\n"
         );
         assert_eq!(
-            std::fs::read_to_string(d.path().join("etc/nsswitch.conf")).unwrap(),
+            std::fs::read_to_string(d.as_path().join("etc/nsswitch.conf")).unwrap(),
             "hosts: files\n"
         );
         // An existing hosts file is kept, an existing nsswitch.conf is not replaced.
-        std::fs::write(d.path().join("etc/hosts"), "127.0.0.1 localhost").unwrap();
-        std::fs::write(d.path().join("etc/nsswitch.conf"), "hosts: files dns\n").unwrap();
-        pin_host_name(d.path(), "b2", a).unwrap();
+        std::fs::write(d.as_path().join("etc/hosts"), "127.0.0.1 localhost").unwrap();
+        std::fs::write(d.as_path().join("etc/nsswitch.conf"), "hosts: files dns\n").unwrap();
+        pin_host_name(d.as_path(), "b2", a).unwrap();
         assert_eq!(
-            std::fs::read_to_string(d.path().join("etc/hosts")).unwrap(),
+            std::fs::read_to_string(d.as_path().join("etc/hosts")).unwrap(),
             "127.0.0.1 localhost\n192.0.2.7 b2\n"
         );
         assert_eq!(
-            std::fs::read_to_string(d.path().join("etc/nsswitch.conf")).unwrap(),
+            std::fs::read_to_string(d.as_path().join("etc/nsswitch.conf")).unwrap(),
             "hosts: files dns\n"
         );
         for bad in ["", "a b", "x#y", "a\nb"] {
-            assert!(pin_host_name(d.path(), bad, a).is_err(), "{bad:?}");
+            assert!(pin_host_name(d.as_path(), bad, a).is_err(), "{bad:?}");
         }
-        let _ = std::fs::remove_dir_all(d.path());
+        let _ = std::fs::remove_dir_all(d.as_path());
     }
-    use std::process::{Command, ExitStatus};
-    use std::sync::Mutex;
 
     /// Records every act; mounts and module loads succeed (EEXIST for names containing
     /// "dup"), nothing else is allowed.

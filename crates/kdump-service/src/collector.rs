@@ -72,6 +72,14 @@ pub struct DumpOutcome {
     pub page_size: u64,
 }
 
+impl DumpOutcome {
+    /// The text of [`UNREADABLE_LIST`] ([`WriteStats::unreadable_list`]), or None when every
+    /// page could be read.
+    pub fn unreadable_list(&self) -> Option<String> {
+        (self.write.read_errors > 0).then(|| self.write.unreadable_list(self.page_size))
+    }
+}
+
 /// The file beside a saved dump that lists the frames the input could not read
 /// ([`WriteStats::unreadable_list`]); written only when there were any.
 pub const UNREADABLE_LIST: &str = "vmcore-unreadable.txt";

@@ -286,13 +286,18 @@ fn save_dmesg(dir: &DumpDir, vmcore: &Path) -> Result<(), String> {
     save_text(dir, "vmcore-dmesg.txt", &text)
 }
 
+/// The name a side file (`NAME.txt`) has while it is written: `NAME-incomplete.txt`.
+fn incomplete_name(name: &str) -> String {
+    match name.strip_suffix(".txt") {
+        Some(stem) => format!("{stem}-incomplete.txt"),
+        None => format!("{name}-incomplete"),
+    }
+}
+
 /// Saves `name` (`NAME.txt`) in `dir`: written as NAME-incomplete.txt (0600, never over an
 /// existing file), synced, renamed, and the directory synced.
 fn save_text(dir: &DumpDir, name: &str, text: &[u8]) -> Result<(), String> {
-    let tmp = match name.strip_suffix(".txt") {
-        Some(stem) => format!("{stem}-incomplete.txt"),
-        None => format!("{name}-incomplete"),
-    };
+    let tmp = incomplete_name(name);
     let mut f = dir.create_file(&tmp)?;
     f.write_all(text)
         .and_then(|_| f.sync_all())
@@ -349,8 +354,11 @@ fn dump_fs(
         ));
     }
     report.vmcore = Some(dir.join(&plan.dump_file).display().to_string());
-    if let Some(o) = report.outcome.as_ref().filter(|o| o.write.read_errors > 0) {
-        let list = o.write.unreadable_list(o.page_size);
+    if let Some(list) = report
+        .outcome
+        .as_ref()
+        .and_then(DumpOutcome::unreadable_list)
+    {
         if let Err(e) = save_text(&dir, collector::UNREADABLE_LIST, list.as_bytes()) {
             report
                 .warnings
@@ -460,7 +468,7 @@ fn dump_ssh(
         match collector::dmesg(&opts.vmcore) {
             Ok(text) => match t.put(
                 &text,
-                &format!("{dir}/vmcore-dmesg-incomplete.txt"),
+                &format!("{dir}/{}", incomplete_name("vmcore-dmesg.txt")),
                 &format!("{dir}/vmcore-dmesg.txt"),
             ) {
                 Ok(()) => report.dmesg_saved = true,
@@ -497,10 +505,13 @@ fn dump_ssh(
     let dest = format!("{dir}/{}", plan.dump_file);
     t.rename(&tmp, &dest).map_err(|e| e.to_string())?;
     report.vmcore = Some(format!("{}:{dest}", t.address));
-    if let Some(o) = report.outcome.as_ref().filter(|o| o.write.read_errors > 0) {
-        let list = o.write.unreadable_list(o.page_size);
+    if let Some(list) = report
+        .outcome
+        .as_ref()
+        .and_then(DumpOutcome::unreadable_list)
+    {
         let name = collector::UNREADABLE_LIST;
-        let tmp = format!("{dir}/{}", name.replace(".txt", "-incomplete.txt"));
+        let tmp = format!("{dir}/{}", incomplete_name(name));
         if let Err(e) = t.put(list.as_bytes(), &tmp, &format!("{dir}/{name}")) {
             report.warnings.push(format!("saving {name} failed: {e}"));
         }
